@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages coughkit needs to build, test and benchmark.
+# Idempotent; run as root. Set COUGHKIT_SKIP_APT=1 to skip (packages already present).
+set -euo pipefail
+[ "${COUGHKIT_SKIP_APT:-0}" = 1 ] && exit 0
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  # audio decoding
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
+  # features: FFT
+  libkissfft-dev libfftw3-dev
+  # inference: oneDNN kernels, ONNX files
+  libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler
+  # interfaces: command line, logging, JSON, HTTP
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libzip-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # reference implementation (parity tests, reference generator)
+  python3 python3-numpy python3-torch python3-torchaudio python3-torchvision python3-onnx
+)
+
+missing=()
+# Node.js runs ONNX Runtime (npm package onnxruntime-node) as the benchmark peer; keep
+# whatever Node the machine already has.
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,22 @@
+#pragma once
+// Each subcommand registers its flags on the app and returns the function that runs it.
+// Front ends stay thin: they parse flags, call the core library, and map errors to exit codes.
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace coughkit::cli {
+
+// Exit codes, one meaning each (listed in `coughkit --help`).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitInternal = 1,  // a bug or an unexpected system failure
+  kExitUsage = 2,     // bad flags or arguments
+  kExitInput = 3,     // an input (audio file, model) was unusable; others were still processed
+};
+
+using CommandRunner = std::function<int()>;
+
+CommandRunner register_features(CLI::App& app);
+
+}  // namespace coughkit::cli
