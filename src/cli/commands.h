@@ -18,5 +18,7 @@ enum ExitCode : int {
 using CommandRunner = std::function<int()>;
 
 CommandRunner register_features(CLI::App& app);
+CommandRunner register_detect(CLI::App& app);
+CommandRunner register_bench(CLI::App& app);
 
 }  // namespace coughkit::cli

@@ -38,7 +38,9 @@ int run_features(const FeaturesArgs& args) {
                    clip.plan.truncated() ? fmt::format(" (first {} of {})", clip.num_segments(), clip.plan.total_segments) : "");
     } catch (const InputError& e) {
       ++failures;
-      spdlog::error("{}: {}", file, e.what());
+      // The decoder's messages already start with the file name; others get it prepended.
+      const std::string what = e.what();
+      spdlog::error("{}", what.starts_with(file) ? what : file + ": " + what);
     }
   }
   return failures ? kExitInput : kExitOk;

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     CommandRunner runner = reg(app);
     runners[app.get_subcommands({}).at(before)] = std::move(runner);
   };
+  add(register_detect);
   add(register_features);
+  add(register_bench);
 
   try {
     app.parse(argc, argv);

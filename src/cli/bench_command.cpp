@@ -1,0 +1,51 @@
+// `coughkit bench`: inference latency of one bag, as one JSON object (after warm-up runs).
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "cli/engine_flags.h"
+#include "common/error.h"
+#include "model/bench.h"
+
+namespace coughkit::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int segments = 17;
+  int repeat = 10;
+  int warmup = 2;
+  model::EngineOptions engine;
+};
+
+int run_bench(const BenchArgs& args) {
+  std::unique_ptr<model::Engine> engine;
+  try {
+    engine = model::Engine::load_onnx(args.model, args.engine);
+  } catch (const InputError& e) {
+    spdlog::error("{}", e.what());
+    return kExitInput;
+  }
+  const auto result = model::bench_engine(*engine, args.segments, args.repeat, args.warmup);
+  std::printf("%s\n", result.ToJson().c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+CommandRunner register_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Measure inference latency of one bag of N segments");
+  cmd->footer("Prints one JSON object: segments, threads, repeat, ms_per_bag_median, ms_per_bag_min, ms_per_bag_mean,\n"
+              "ms_per_segment_median, gflops (achieved GFLOP/s), conv_algorithms.\n"
+              "Example: coughkit bench --model model.onnx --segments 17 --threads 2 --repeat 20");
+  cmd->add_option("--model,-m", args->model, "Model file (.onnx)")->required()->envname("COUGHKIT_MODEL");
+  cmd->add_option("--segments", args->segments, "Segments in the bag")->check(CLI::Range(1, 256))->capture_default_str();
+  cmd->add_option("--repeat", args->repeat, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
+  cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::Range(0, 1000))->capture_default_str();
+  add_engine_flags(cmd, args->engine);
+  return [args] { return run_bench(*args); };
+}
+
+}  // namespace coughkit::cli

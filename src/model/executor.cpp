@@ -1,0 +1,154 @@
+#include "model/executor.h"
+
+#include <omp.h>
+
+#include <climits>
+#include <set>
+
+#include "common/error.h"
+#include "model/cpu_ops.h"
+#include "model/dnnl_kernels.h"
+
+namespace coughkit::model {
+
+struct Executor::Impl {
+  Graph g;
+  ExecutorOptions opt;
+  DnnlContext ctx;
+  std::vector<int> last_use;  // per value: index of the last node reading it (INT_MAX: graph output)
+  std::vector<std::unique_ptr<ConvKernel>> convs;
+  std::vector<std::unique_ptr<PoolKernel>> pools;
+  std::vector<std::unique_ptr<MatMulKernel>> matmuls;
+  double flops = 0;
+
+  Impl(Graph graph, ExecutorOptions o) : g(std::move(graph)), opt(o) {
+    last_use.assign(g.values.size(), -1);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      for (int v : g.nodes[i].inputs)
+        if (v >= 0) last_use[v] = static_cast<int>(i);
+    for (const auto& out : g.outputs) last_use[out.value] = INT_MAX;
+    convs.resize(g.nodes.size());
+    pools.resize(g.nodes.size());
+    matmuls.resize(g.nodes.size());
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& n = g.nodes[i];
+      try {
+        if (n.op == "FusedConv") {
+          const Tensor* bias = n.input(2) >= 0 ? &*g.values[n.input(2)].constant : nullptr;
+          convs[i] = std::make_unique<ConvKernel>(n, *g.values[n.input(1)].constant, bias, opt.winograd_tile);
+        } else if (n.op == "MaxPool" || n.op == "AveragePool" || n.op == "GlobalAveragePool") {
+          pools[i] = std::make_unique<PoolKernel>(n);
+        } else if (n.op == "Gemm" || n.op == "MatMul") {
+          matmuls[i] = std::make_unique<MatMulKernel>(n);
+        } else if (!is_cpu_op(n.op)) {
+          throw InputError("no kernel for this operator");
+        }
+      } catch (const InputError& e) {
+        throw InputError("model " + g.source + ": " + n.label() + ": " + e.what());
+      }
+    }
+  }
+
+  RtValue constant_value(int v) {
+    RtValue r;
+    r.plain = *g.values[v].constant;
+    r.shape = r.plain->shape;
+    return r;
+  }
+
+  void run_node(std::size_t i, std::vector<RtValue>& vals) {
+    const Node& n = g.nodes[i];
+    auto value = [&](int v) -> RtValue& {
+      if (vals[v].empty()) {
+        if (!g.is_constant(v)) throw InputError("internal: value '" + g.values[v].name + "' is not computed");
+        vals[v] = constant_value(v);
+      }
+      return vals[v];
+    };
+    if (convs[i]) {
+      RtValue* residual = n.input(3) >= 0 ? &value(n.input(3)) : nullptr;
+      bool may_steal = residual && last_use[n.input(3)] == static_cast<int>(i) && n.input(3) != n.input(0);
+      vals[n.outputs[0]] = convs[i]->run(ctx, value(n.input(0)), residual, may_steal, flops);
+    } else if (pools[i]) {
+      vals[n.outputs[0]] = pools[i]->run(ctx, value(n.input(0)));
+    } else if (matmuls[i]) {
+      const Tensor& a = ctx.plain(value(n.input(0)));
+      const Tensor& b = ctx.plain(value(n.input(1)));
+      const Tensor* c = n.input(2) >= 0 ? &ctx.plain(value(n.input(2))) : nullptr;
+      RtValue out;
+      out.plain = matmuls[i]->run(ctx, a, b, c, flops);
+      out.shape = out.plain->shape;
+      vals[n.outputs[0]] = std::move(out);
+    } else {
+      std::vector<const Tensor*> ins;
+      for (int v : n.inputs) ins.push_back(v >= 0 ? &ctx.plain(value(v)) : nullptr);
+      std::vector<Tensor> outs = run_cpu_op(n, ins, g.opset, &ctx.pool());
+      for (std::size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k) {
+        if (n.outputs[k] < 0) continue;
+        RtValue out;
+        out.shape = outs[k].shape;
+        out.plain = std::move(outs[k]);
+        vals[n.outputs[k]] = std::move(out);
+      }
+    }
+  }
+};
+
+Executor::Executor(Graph graph, ExecutorOptions options)
+    : impl_(std::make_unique<Impl>(std::move(graph), options)) {}
+
+Executor::~Executor() = default;
+
+const Graph& Executor::graph() const { return impl_->g; }
+
+double Executor::last_run_flops() const { return impl_->flops; }
+
+std::string Executor::conv_algorithms() const {
+  std::set<std::string> used;
+  for (const auto& c : impl_->convs)
+    if (c && !c->algorithm_used().empty()) used.insert(c->algorithm_used());
+  std::string s;
+  for (const auto& u : used) s += (s.empty() ? "" : "+") + u;
+  return s;
+}
+
+std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+  Impl& m = *impl_;
+  const Graph& g = m.g;
+  if (inputs.size() != g.inputs.size())
+    throw InputError("expected " + std::to_string(g.inputs.size()) + " inputs, got " + std::to_string(inputs.size()));
+  // oneDNN (OpenMP build) sizes its parallel regions from the calling thread's setting.
+  omp_set_num_threads(m.opt.threads);
+  m.flops = 0;
+  std::vector<RtValue> vals(g.values.size());
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    RtValue v;
+    v.plain = inputs[k];
+    v.shape = inputs[k].shape;
+    vals[g.inputs[k].value] = std::move(v);
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    try {
+      m.run_node(i, vals);
+    } catch (const InputError& e) {
+      throw InputError(n.label() + ": " + e.what());
+    } catch (const dnnl::error& e) {
+      throw InputError(n.label() + ": oneDNN: " + e.what());
+    }
+    // Release what is no longer needed, so its buffer returns to the pool.
+    for (int v : n.inputs)
+      if (v >= 0 && m.last_use[v] == static_cast<int>(i)) vals[v].reset();
+    for (int v : n.outputs)
+      if (v >= 0 && m.last_use[v] < 0) vals[v].reset();
+  }
+  std::vector<Tensor> outs;
+  for (const auto& o : g.outputs) {
+    RtValue& v = vals[o.value];
+    if (v.empty() && g.is_constant(o.value)) v = m.constant_value(o.value);
+    outs.push_back(m.ctx.plain(v));
+  }
+  return outs;
+}
+
+}  // namespace coughkit::model

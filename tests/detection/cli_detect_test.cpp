@@ -1,0 +1,80 @@
+// `coughkit detect` and `coughkit bench` as a user runs them.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "model/fixtures.h"
+#include "support/run_cli.h"
+#include "support/test_data.h"
+
+namespace coughkit {
+namespace {
+
+using testing::quoted;
+using testing::run_cli;
+
+std::string model_flag() { return "--model " + quoted(testing::model_fixture_dir() / "attnmil_op14_bn.onnx"); }
+std::filesystem::path ref_audio(const std::string& name) { return testing::reference_dir() / "audio" / name; }
+
+std::vector<nlohmann::json> json_lines(const std::string& output) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.front() == '{') lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+TEST(CliDetect, JsonLinesOnePerFileInInputOrderAndBadFilesSkipped) {
+  const auto dir = testing::scratch_dir();
+  const auto bad = dir / "empty.wav";
+  std::ofstream(bad).close();
+  const auto r = run_cli("--log-level warn detect --json " + model_flag() + " " + quoted(ref_audio("flac_s16_32k_mono_cough.flac")) +
+                         " " + quoted(bad) + " " + quoted(ref_audio("opus_48k_stereo_cough.opus")) + " " +
+                         quoted(ref_audio("webm_opus_48k_mono_cough.webm")));
+  EXPECT_EQ(r.exit_code, 3) << r.output;  // one input failed
+  EXPECT_NE(r.output.find("empty.wav"), std::string::npos) << r.output;
+  const auto lines = json_lines(r.output);
+  ASSERT_EQ(lines.size(), 3u) << r.output;
+  EXPECT_NE(lines[0]["file"].get<std::string>().find("flac_s16_32k_mono_cough.flac"), std::string::npos);
+  EXPECT_NE(lines[2]["file"].get<std::string>().find(".webm"), std::string::npos);
+  for (const auto& j : lines) {
+    EXPECT_EQ(j["segment_probabilities"].size(), j["num_segments"].get<std::size_t>());
+    EXPECT_EQ(j["cough_detected"].get<bool>(), j["bag_probability"].get<double>() > j["threshold"].get<double>());
+    EXPECT_DOUBLE_EQ(j["threshold"].get<double>(), 0.61);
+  }
+}
+
+TEST(CliDetect, TableAndThresholdFlag) {
+  const auto r = run_cli("detect --threshold 0 " + model_flag() + " " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("bag_prob"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("YES"), std::string::npos) << r.output;  // any probability > 0
+}
+
+TEST(CliDetect, BadModelsAndFlagsSayWhat) {
+  auto r = run_cli("detect --model /nonexistent.onnx " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("/nonexistent.onnx"), std::string::npos) << r.output;
+  r = run_cli("detect " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
+  r = run_cli("detect --threshold 2 " + model_flag() + " x.wav");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+TEST(CliBench, PrintsOneJsonObjectWithTheLatencyFields) {
+  const auto r = run_cli("--log-level warn bench " + model_flag() + " --segments 2 --repeat 2 --warmup 1 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto lines = json_lines(r.output);
+  ASSERT_EQ(lines.size(), 1u) << r.output;
+  for (const char* key : {"segments", "threads", "ms_per_bag_median", "ms_per_bag_min", "ms_per_segment_median", "gflops"})
+    EXPECT_TRUE(lines[0].contains(key)) << key << " in " << r.output;
+  EXPECT_EQ(lines[0]["segments"], 2);
+  EXPECT_EQ(lines[0]["threads"], 1);
+  EXPECT_GT(lines[0]["ms_per_bag_median"].get<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace coughkit
