@@ -39,7 +39,16 @@ Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::load_onnx(const std::string& path, const EngineOptions& options) {
   options.Validate();
-  Graph g = import_onnx_file(path);
+  return from_graph(import_onnx_file(path), path, options);
+}
+
+std::unique_ptr<Engine> Engine::load_onnx_bytes(const std::string& bytes, const std::string& source,
+                                                const EngineOptions& options) {
+  options.Validate();
+  return from_graph(import_onnx_bytes(bytes, source), source, options);
+}
+
+std::unique_ptr<Engine> Engine::from_graph(Graph g, const std::string& source, const EngineOptions& options) {
   check_model_contract(g);
   optimize(g);
   std::unique_ptr<Engine> engine(new Engine());
@@ -57,7 +66,7 @@ std::unique_ptr<Engine> Engine::load_onnx(const std::string& path, const EngineO
   try {
     engine->run(1, 1, zeros, {&mask, 1});
   } catch (const InputError& e) {
-    throw InputError("model " + path + ": test run failed: " + e.what());
+    throw InputError("model " + source + ": test run failed: " + e.what());
   }
   m.flops_per_segment = m.exec->last_run_flops();
   return engine;

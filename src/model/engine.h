@@ -20,6 +20,8 @@
 
 namespace coughkit::model {
 
+struct Graph;  // model/graph.h
+
 inline constexpr int kImageSize = 224;
 inline constexpr int kChannels = 3;
 inline constexpr std::size_t kSegmentValues = std::size_t{kChannels} * kImageSize * kImageSize;
@@ -46,6 +48,10 @@ class Engine {
   // the model on one zero segment. Throws InputError naming the file (and node/op) for
   // anything it cannot run exactly, ConfigError for bad options.
   static std::unique_ptr<Engine> load_onnx(const std::string& path, const EngineOptions& options);
+  // The same for a serialised ONNX ModelProto in memory (e.g. built from a checkpoint);
+  // `source` names it in error messages.
+  static std::unique_ptr<Engine> load_onnx_bytes(const std::string& bytes, const std::string& source,
+                                                 const EngineOptions& options);
   ~Engine();
 
   // spectrograms: (B, S, 3, 224, 224) model input, already normalised (images_to_model_input);
@@ -62,6 +68,7 @@ class Engine {
 
  private:
   Engine();
+  static std::unique_ptr<Engine> from_graph(Graph g, const std::string& source, const EngineOptions& options);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
