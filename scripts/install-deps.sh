@@ -17,6 +17,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libzip-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # HTTP service: browser test of the web page, load benchmark and its Flask/PyTorch peer
+  chromium wrk python3-flask
   # reference implementation (parity tests, reference generator)
   python3 python3-numpy python3-torch python3-torchaudio python3-torchvision python3-onnx
 )

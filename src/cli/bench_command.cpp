@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "common/error.h"
+#include "detection/detector.h"
 #include "model/bench.h"
 
 namespace coughkit::cli {
@@ -22,7 +23,7 @@ struct BenchArgs {
 int run_bench(const BenchArgs& args) {
   std::unique_ptr<model::Engine> engine;
   try {
-    engine = model::Engine::load_onnx(args.model, args.engine);
+    engine = detection::Detector::load_model_engine(args.model, args.engine);
   } catch (const InputError& e) {
     spdlog::error("{}", e.what());
     return kExitInput;
@@ -40,7 +41,7 @@ CommandRunner register_bench(CLI::App& app) {
   cmd->footer("Prints one JSON object: segments, threads, repeat, ms_per_bag_median, ms_per_bag_min, ms_per_bag_mean,\n"
               "ms_per_segment_median, gflops (achieved GFLOP/s), conv_algorithms.\n"
               "Example: coughkit bench --model model.onnx --segments 17 --threads 2 --repeat 20");
-  cmd->add_option("--model,-m", args->model, "Model file (.onnx)")->required()->envname("COUGHKIT_MODEL");
+  cmd->add_option("--model,-m", args->model, "Model file (.onnx, or a .pth checkpoint)")->required()->envname("COUGHKIT_MODEL");
   cmd->add_option("--segments", args->segments, "Segments in the bag")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--repeat", args->repeat, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::Range(0, 1000))->capture_default_str();

@@ -20,5 +20,8 @@ using CommandRunner = std::function<int()>;
 CommandRunner register_features(CLI::App& app);
 CommandRunner register_detect(CLI::App& app);
 CommandRunner register_bench(CLI::App& app);
+CommandRunner register_export(CLI::App& app);
+CommandRunner register_compare(CLI::App& app);
+CommandRunner register_serve(CLI::App& app);
 
 }  // namespace coughkit::cli

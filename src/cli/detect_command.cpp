@@ -121,7 +121,7 @@ CommandRunner register_detect(CLI::App& app) {
       "max_segment_probability, mean_segment_probability, cough_detected, threshold.\n"
       "Example: coughkit detect --model models/coughkit_default.onnx --json clip.wav recording.webm");
   cmd->add_option("files", args->files, "Audio files (WAV, FLAC, MP3, OGG, Opus, WebM, M4A, ...)")->required();
-  cmd->add_option("--model,-m", args->model, "Model file (.onnx exported from AttnMILResNet)")
+  cmd->add_option("--model,-m", args->model, "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint")
       ->required()
       ->envname("COUGHKIT_MODEL");
   cmd->add_option("--threshold", args->threshold,

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   add(register_detect);
   add(register_features);
   add(register_bench);
+  add(register_export);
+  add(register_compare);
+  add(register_serve);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "export/checkpoint_model.h"
 
 namespace coughkit::detection {
 namespace {
@@ -50,7 +51,7 @@ Detector::Detector(DetectorConfig config, std::unique_ptr<model::Engine> engine,
 
 std::unique_ptr<Detector> Detector::create(const DetectorConfig& config) {
   config.Validate();
-  auto engine = model::Engine::load_onnx(config.model_path, config.engine);
+  auto engine = load_model_engine(config.model_path, config.engine);
 
   // A model's preprocessing config and threshold travel in its metadata; flags override.
   features::PreprocessConfig preprocess;
@@ -63,6 +64,10 @@ std::unique_ptr<Detector> Detector::create(const DetectorConfig& config) {
   }
   if (config.threshold) threshold = *config.threshold;
   return std::unique_ptr<Detector>(new Detector(config, std::move(engine), preprocess, threshold));
+}
+
+std::unique_ptr<model::Engine> Detector::load_model_engine(const std::string& path, const model::EngineOptions& options) {
+  return exporter::load_model(path, options);
 }
 
 features::ClipFeatures Detector::preprocess(const audio::DecodedAudio& audio) const { return pipeline_.run(audio); }

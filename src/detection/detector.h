@@ -25,7 +25,7 @@ namespace coughkit::detection {
 inline constexpr float kDefaultThreshold = 0.61f;
 
 struct DetectorConfig {
-  std::string model_path;                    // .onnx
+  std::string model_path;                    // .onnx, or a torch.save checkpoint (.pth/.pt/.ckpt)
   model::EngineOptions engine{};
   std::optional<float> threshold;            // overrides the model's own
   std::optional<float> highpass_hz;          // overrides the model's preprocessing config
@@ -53,6 +53,9 @@ class Detector {
   // Loads the model (static factory: the file's type picks the backend). Throws InputError
   // for an unusable model file, ConfigError for bad options.
   static std::unique_ptr<Detector> create(const DetectorConfig& config);
+  // The factory behind create(), for front ends that need only the engine (bench): an
+  // ONNX file, or a checkpoint built into an ONNX model in memory (src/export/).
+  static std::unique_ptr<model::Engine> load_model_engine(const std::string& path, const model::EngineOptions& options);
 
   const DetectorConfig& config() const { return config_; }
   const features::PreprocessConfig& preprocess_config() const { return pipeline_.config(); }

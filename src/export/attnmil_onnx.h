@@ -1,0 +1,28 @@
+#pragma once
+// AttnMILResNet (PIPELINE.md section 6) as an ONNX graph, built directly from a checkpoint's
+// StateDict: the same network torch.onnx.export produces, with every BatchNorm folded into
+// the convolution (backbone) or Linear (bag head) next to it, the inputs/outputs and
+// dynamic batch/segment axes of PIPELINE.md, and metadata_props for the Detector.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <onnx/onnx_pb.h>
+
+#include "checkpoint/state_dict.h"
+
+namespace coughkit::exporter {
+
+inline constexpr int kMinOpset = 11, kMaxOpset = 17;
+
+struct ExportOptions {
+  int opset = 14;     // 11..17
+  bool fp16 = false;  // store weights as float16 (Cast to float32 in the graph): half the file size
+  std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props, in order
+  void Validate() const;  // throws ConfigError
+};
+
+// Throws InputError (naming the checkpoint and key) for a missing key or a wrong shape.
+onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options);
+
+}  // namespace coughkit::exporter

@@ -1,0 +1,77 @@
+#include "export/checkpoint_model.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "export/attnmil_onnx.h"
+
+namespace coughkit::exporter {
+namespace {
+
+std::optional<double> config_number(const nlohmann::json& config, const char* key) {
+  auto it = config.find(key);
+  if (it == config.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+// Shortest text that reads back as the same value (fmt's default); threshold and cut-off
+// are float32 in the Detector, so they are written as float32.
+std::string num(double v) { return fmt::format("{}", v); }
+std::string num32(double v) { return fmt::format("{}", static_cast<float>(v)); }
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const checkpoint::Checkpoint& ckpt,
+                                                                     const MetadataOverrides& overrides) {
+  const auto& cfg = ckpt.config;
+  const double threshold = overrides.threshold ? *overrides.threshold
+                                               : config_number(cfg, "threshold").value_or(kReferenceThreshold);
+  const double highpass = overrides.highpass_hz ? *overrides.highpass_hz : config_number(cfg, "highpass_hz").value_or(0.0);
+  if (!(threshold >= 0.0 && threshold <= 1.0))
+    throw InputError(fmt::format("{}: config threshold {} is not in [0, 1]", ckpt.path, threshold));
+  // The preprocessing the model was trained with: PIPELINE.md sections 2-5, with any of
+  // these keys the checkpoint's config sets taking precedence.
+  nlohmann::json pre = {
+      {"sample_rate", 16000}, {"highpass_hz", highpass}, {"segment_seconds", 2.0}, {"segment_hop_seconds", 0.5},
+      {"max_segments", 32},   {"n_fft", 1024},           {"win_length", 1024},     {"hop_length", 160},
+      {"n_mels", 160},        {"f_min", 50.0},           {"f_max", 4000.0},        {"top_db", 80.0},
+      {"image_size", 224},    {"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}},
+  };
+  for (auto& [key, value] : pre.items())
+    if (key != "highpass_hz" && cfg.contains(key) && cfg[key].type() == value.type()) value = cfg[key];
+  std::vector<std::pair<std::string, std::string>> meta = {
+      {"threshold", num32(threshold)},
+      {"highpass_hz", num32(highpass)},
+      {"preprocessing", pre.dump()},
+      {"source_file", std::filesystem::path(ckpt.path).filename().string()},
+      {"source_sha256", ckpt.sha256},
+      {"source_format", ckpt.format + (ckpt.bare_state_dict ? " (bare state dict)" : "")},
+      {"source_dtype", ckpt.state.source_types()},
+  };
+  if (ckpt.epoch) meta.emplace_back("epoch", std::to_string(*ckpt.epoch));
+  if (ckpt.val_auc) meta.emplace_back("val_auc", num(*ckpt.val_auc));
+  if (ckpt.val_ap) meta.emplace_back("val_ap", num(*ckpt.val_ap));
+  if (!cfg.empty()) meta.emplace_back("training_config", cfg.dump());
+  return meta;
+}
+
+std::string checkpoint_onnx_bytes(const checkpoint::Checkpoint& ckpt, int opset, bool fp16,
+                                  const MetadataOverrides& overrides) {
+  ExportOptions options{.opset = opset, .fp16 = fp16, .metadata = checkpoint_metadata(ckpt, overrides)};
+  const auto model = build_attnmil_onnx(ckpt.state, options);
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw InputError(ckpt.path + ": the ONNX model could not be serialised");
+  return bytes;
+}
+
+std::unique_ptr<model::Engine> load_model(const std::string& path, const model::EngineOptions& options) {
+  if (!checkpoint::is_checkpoint_path(path)) return model::Engine::load_onnx(path, options);
+  options.Validate();  // before the slow part
+  const auto ckpt = checkpoint::read_checkpoint(path);
+  return model::Engine::load_onnx_bytes(checkpoint_onnx_bytes(ckpt), path, options);
+}
+
+}  // namespace coughkit::exporter

@@ -1,0 +1,123 @@
+#include "server/metrics.h"
+
+#include <fmt/format.h>
+
+namespace coughkit::server {
+namespace {
+
+// Request latencies span 1 ms (/health) to tens of seconds (600-s uploads under load).
+const std::vector<double> kLatencyBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+const std::vector<double> kBatchBounds = {1, 2, 4, 8, 16, 32, 64};
+
+std::string number(double v) { return fmt::format("{}", v); }
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+void Histogram::observe(double v) {
+  std::size_t i = 0;
+  while (i < bounds_.size() && v > bounds_[i]) ++i;
+  ++counts_[i];
+  sum_ += v;
+  ++count_;
+}
+
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
+  const std::string sep = labels.empty() ? "" : ",";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
+    cumulative += counts_[i];
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, number(bounds_[i]), cumulative);
+  }
+  out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, count_);
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, braces, number(sum_), name, braces, count_);
+}
+
+Metrics::Metrics() : batch_size_(kBatchBounds), inference_seconds_(kLatencyBounds) {}
+
+void Metrics::observe_request(const std::string& route, const std::string& method, int status, double seconds) {
+  std::lock_guard lock(mutex_);
+  ++requests_[{route, method, status}];
+  latency_.try_emplace(route, kLatencyBounds).first->second.observe(seconds);
+}
+
+void Metrics::observe_audio(double seconds, std::size_t segments) {
+  std::lock_guard lock(mutex_);
+  audio_seconds_ += seconds;
+  segments_ += segments;
+  ++clips_;
+}
+
+void Metrics::observe_batch(std::size_t bags, std::size_t segments, double seconds) {
+  std::lock_guard lock(mutex_);
+  ++batches_;
+  batched_bags_ += bags;
+  batch_size_.observe(static_cast<double>(bags));
+  inference_seconds_.observe(seconds);
+  (void)segments;
+}
+
+void Metrics::set_model_loaded(double load_seconds) {
+  std::lock_guard lock(mutex_);
+  model_load_seconds_ = load_seconds;
+  model_loaded_ = true;
+}
+
+void Metrics::count_rejected(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++rejected_[reason];
+}
+
+std::string Metrics::render(std::size_t queue_depth) const {
+  std::lock_guard lock(mutex_);
+  std::string out;
+  header(out, "coughkit_http_requests_total", "counter", "HTTP requests answered, by route, method and status code.");
+  for (const auto& [key, n] : requests_) {
+    const auto& [route, method, status] = key;
+    out += fmt::format("coughkit_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n", route, method,
+                       status, n);
+  }
+  header(out, "coughkit_http_request_duration_seconds", "histogram",
+         "Time from the request's arrival at a handler to its response, by route.");
+  for (const auto& [route, h] : latency_)
+    h.render(out, "coughkit_http_request_duration_seconds", fmt::format("route=\"{}\"", route));
+  header(out, "coughkit_http_requests_in_flight", "gauge", "Requests being handled now.");
+  out += fmt::format("coughkit_http_requests_in_flight {}\n", in_flight_.load());
+  header(out, "coughkit_http_rejected_total", "counter",
+         "Requests refused before processing (overloaded, shutting_down, not_ready), by reason.");
+  for (const auto& [reason, n] : rejected_)
+    out += fmt::format("coughkit_http_rejected_total{{reason=\"{}\"}} {}\n", reason, n);
+  header(out, "coughkit_audio_seconds_total", "counter", "Seconds of decoded audio processed.");
+  out += fmt::format("coughkit_audio_seconds_total {}\n", number(audio_seconds_));
+  header(out, "coughkit_clips_total", "counter", "Audio clips processed (one per successful detection).");
+  out += fmt::format("coughkit_clips_total {}\n", clips_);
+  header(out, "coughkit_segments_total", "counter", "2-s segments run through the model.");
+  out += fmt::format("coughkit_segments_total {}\n", segments_);
+  header(out, "coughkit_inference_batches_total", "counter", "Model runs (each one batch of queued bags).");
+  out += fmt::format("coughkit_inference_batches_total {}\n", batches_);
+  header(out, "coughkit_inference_batch_bags", "histogram", "Bags (requests) per model run.");
+  batch_size_.render(out, "coughkit_inference_batch_bags", "");
+  header(out, "coughkit_inference_duration_seconds", "histogram", "Time of one model run (one batch).");
+  inference_seconds_.render(out, "coughkit_inference_duration_seconds", "");
+  header(out, "coughkit_inference_queue_depth", "gauge", "Preprocessed bags waiting for the model.");
+  out += fmt::format("coughkit_inference_queue_depth {}\n", queue_depth);
+  header(out, "coughkit_model_loaded", "gauge", "1 once the model is loaded and requests are served.");
+  out += fmt::format("coughkit_model_loaded {}\n", model_loaded_ ? 1 : 0);
+  header(out, "coughkit_model_load_seconds", "gauge", "Time the model took to load.");
+  out += fmt::format("coughkit_model_load_seconds {}\n", number(model_load_seconds_));
+  return out;
+}
+
+std::string route_label(const std::string& path) {
+  static const char* const kRoutes[] = {"/", "/health", "/metrics", "/api/detect-cough", "/api/analyze-tb",
+                                        "/v1/detect", "/v1/model"};
+  for (const char* r : kRoutes)
+    if (path == r) return r;
+  return "other";
+}
+
+}  // namespace coughkit::server

@@ -1,0 +1,57 @@
+#include "server/server_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace coughkit::server {
+
+int ServerConfig::resolved_workers() const {
+  if (workers > 0) return workers;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+int ServerConfig::resolved_http_threads() const {
+  return http_threads > 0 ? http_threads : resolved_workers() + queue_limit + 4;
+}
+
+void ServerConfig::Validate() const {
+  detector.Validate();
+  if (host.empty()) throw ConfigError("--host is empty");
+  if (port < 0 || port > 65535) throw ConfigError(fmt::format("--port must be in [0, 65535], got {}", port));
+  if (workers < 0 || workers > 256) throw ConfigError(fmt::format("--workers must be in [0, 256], got {}", workers));
+  if (queue_limit < 0 || queue_limit > 4096)
+    throw ConfigError(fmt::format("--queue-limit must be in [0, 4096], got {}", queue_limit));
+  if (max_batch < 1 || max_batch > 64) throw ConfigError(fmt::format("--max-batch must be in [1, 64], got {}", max_batch));
+  if (http_threads < 0 || http_threads > 4096)
+    throw ConfigError(fmt::format("--http-threads must be in [0, 4096], got {}", http_threads));
+  if (http_threads > 0 && http_threads <= resolved_workers())
+    throw ConfigError(fmt::format("--http-threads ({}) must exceed --workers ({}) so /health and 503s are answered "
+                                  "while every worker is busy",
+                                  http_threads, resolved_workers()));
+  if (max_upload_bytes < 1024) throw ConfigError("--max-upload-mb is below 1 KiB");
+  if (!(max_audio_seconds > 0.0) || !std::isfinite(max_audio_seconds))
+    throw ConfigError(fmt::format("--max-audio-seconds must be > 0, got {}", max_audio_seconds));
+  if (!(request_timeout_s > 0.0) || !std::isfinite(request_timeout_s))
+    throw ConfigError(fmt::format("--request-timeout must be > 0, got {}", request_timeout_s));
+  if (read_timeout_s < 1 || read_timeout_s > 3600)
+    throw ConfigError(fmt::format("--read-timeout must be in [1, 3600] s, got {}", read_timeout_s));
+  if (keep_alive_max < 1) throw ConfigError(fmt::format("--keep-alive-max must be >= 1, got {}", keep_alive_max));
+  if (cors_origin.find_first_of("\r\n") != std::string::npos) throw ConfigError("--cors-origin holds a line break");
+}
+
+std::string ServerConfig::ToString() const {
+  return fmt::format(
+      "ServerConfig(host={}, port={}, workers={}, queue_limit={}, max_batch={}, http_threads={}, max_upload_bytes={}, "
+      "max_audio_seconds={}, request_timeout_s={}, read_timeout_s={}, keep_alive_max={}, save_uploads_dir={}, "
+      "cors_origin={}, {})",
+      host, port, resolved_workers(), queue_limit, max_batch, resolved_http_threads(), max_upload_bytes, max_audio_seconds,
+      request_timeout_s, read_timeout_s, keep_alive_max, save_uploads_dir.empty() ? "off" : save_uploads_dir,
+      cors_origin.empty() ? "off" : cors_origin, detector.ToString());
+}
+
+}  // namespace coughkit::server

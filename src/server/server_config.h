@@ -1,0 +1,41 @@
+#pragma once
+// Everything `coughkit serve` can be told, in one struct: the CLI (src/cli/serve_command.cpp)
+// fills it from flags and COUGHKIT_* environment variables, the server reads it.
+#include <cstddef>
+#include <string>
+
+#include "detection/detector.h"
+
+namespace coughkit::server {
+
+struct ServerConfig {
+  detection::DetectorConfig detector{};  // model file, engine threads, default threshold
+  std::string host = "127.0.0.1";
+  int port = 8080;                        // 0 = any free port (the log says which)
+
+  // Concurrency. `workers` requests decode and compute features at once (on HTTP threads);
+  // up to `queue_limit` more wait for a worker or for inference; beyond that -> 503 with
+  // Retry-After. The inference thread runs up to `max_batch` queued bags in one batch.
+  int workers = 0;              // 0 = hardware threads
+  int queue_limit = 16;
+  int max_batch = 8;
+  int http_threads = 0;         // 0 = workers + queue_limit + 4 (spares answer /health and 503s)
+
+  // Limits.
+  std::size_t max_upload_bytes = 25u * 1024 * 1024;  // request body -> 413 beyond
+  double max_audio_seconds = 600.0;                   // decoded duration -> 413 beyond
+  double request_timeout_s = 60.0;                    // waiting for a worker + inference -> 503
+  int read_timeout_s = 5;                             // per socket read/write (slow clients)
+  int keep_alive_max = 100;                           // requests per connection
+
+  std::string save_uploads_dir;  // empty = uploads are never written to disk
+  std::string cors_origin;       // empty = no CORS headers
+
+  int resolved_workers() const;
+  int resolved_http_threads() const;
+
+  void Validate() const;  // throws ConfigError naming the flag
+  std::string ToString() const;
+};
+
+}  // namespace coughkit::server

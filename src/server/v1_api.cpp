@@ -1,0 +1,91 @@
+// The v1 API:
+//   POST /v1/detect  raw audio body (audio/*, video/webm, application/octet-stream) or
+//                    multipart (`audio` or `file` part); `threshold` query. Answers the
+//                    `coughkit detect --json` object.
+//   GET  /v1/model   model file, metadata, threshold, engine and preprocessing config.
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "detection/detection_json.h"
+#include "server/json_util.h"
+#include "server/routes.h"
+
+namespace coughkit::server {
+namespace {
+
+bool raw_audio_type(const std::string& type) {
+  return type.empty() || type == "application/octet-stream" || type.starts_with("audio/") || type == "video/webm" ||
+         type == "video/mp4" || type == "video/ogg" || type == "application/ogg";
+}
+
+}  // namespace
+
+Response handle_v1_detect(Service& service, const Request& request) {
+  const auto threshold = parse_threshold(request.query_param("threshold"));
+  const std::string type = request.content_type();
+  std::string name = "upload";
+  const std::string* bytes = nullptr;
+  if (type == "multipart/form-data") {
+    const UploadedPart* part = request.part("audio");
+    if (!part) part = request.part("file");
+    if (!part) throw HttpError{400, "missing_audio", "multipart body has no `audio` (or `file`) part"};
+    if (const auto file = std::filesystem::path(part->filename).filename().string(); !file.empty()) name = file;
+    bytes = &part->content;
+  } else if (raw_audio_type(type)) {
+    bytes = &request.body;
+  } else {
+    throw HttpError{415, "unsupported_media_type",
+                    fmt::format("Content-Type {} is not audio; send the file as the raw body (audio/*, "
+                                "application/octet-stream) or as multipart/form-data part `audio`",
+                                type)};
+  }
+  const auto d = service.detect(*bytes, name, threshold, request.request_id);
+  Response r;
+  r.body = detection::to_json_line(d);
+  return r;
+}
+
+Response handle_v1_model(Service& service, const Request&) {
+  const auto& detector = service.detector();
+  const auto& pre = detector.preprocess_config();
+  nlohmann::ordered_json j;
+  j["model_file"] = std::filesystem::path(service.config().detector.model_path).filename().string();
+  j["model_type"] = "AttnMILResNet";
+  const auto auc = service.validation_auc();
+  j["validation_auc"] = auc ? nlohmann::ordered_json(*auc) : nlohmann::ordered_json(nullptr);
+  j["threshold"] = shortest(detector.default_threshold());
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : detector.engine().metadata()) meta[k] = v;
+  j["metadata"] = std::move(meta);
+  j["engine"] = {{"threads", detector.engine().threads()},
+                 {"conv_algorithms", detector.engine().conv_algorithms()},
+                 {"options", detector.engine().options().ToString()}};
+  nlohmann::ordered_json p;
+  p["sample_rate"] = pre.condition.target_rate;
+  p["highpass_hz"] = pre.condition.highpass_hz;
+  p["segment_seconds"] = static_cast<double>(pre.segments.window_samples) / pre.segments.sample_rate;
+  p["hop_seconds"] = static_cast<double>(pre.segments.hop_samples) / pre.segments.sample_rate;
+  p["max_segments"] = pre.segments.max_segments;
+  p["n_fft"] = pre.mel.n_fft;
+  p["win_length"] = pre.mel.win_length;
+  p["hop_length"] = pre.mel.hop_length;
+  p["n_mels"] = pre.mel.mel.n_mels;
+  p["f_min"] = pre.mel.mel.f_min;
+  p["f_max"] = pre.mel.mel.f_max;
+  p["top_db"] = pre.mel.top_db;
+  p["image_size"] = pre.mel.image_size;
+  p["description"] = pre.ToString();
+  j["preprocessing"] = std::move(p);
+  const auto& c = service.config();
+  j["limits"] = {{"max_upload_bytes", c.max_upload_bytes},
+                 {"max_audio_seconds", c.max_audio_seconds},
+                 {"request_timeout_s", c.request_timeout_s},
+                 {"max_batch", c.max_batch},
+                 {"workers", c.resolved_workers()},
+                 {"queue_limit", c.queue_limit}};
+  return Response::ordered_json(200, j);
+}
+
+}  // namespace coughkit::server

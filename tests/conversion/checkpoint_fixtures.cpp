@@ -1,0 +1,70 @@
+#include "checkpoint_fixtures.h"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+#include "io/npy.h"
+#include "support/test_data.h"
+
+namespace coughkit::testing {
+
+std::filesystem::path checkpoint_dir() { return COUGHKIT_CHECKPOINT_DIR; }
+
+nlohmann::json checkpoint_manifest() { return load_manifest(checkpoint_dir()); }
+
+std::string ModelInput::mask_digits() const {
+  std::string s;
+  for (auto m : mask) s += m ? '1' : '0';
+  return s;
+}
+
+ModelInput load_checkpoint_case(const nlohmann::json& c) {
+  ModelInput in;
+  in.name = c.at("name").get<std::string>();
+  in.batch = c.at("batch").get<int>();
+  in.segments = c.at("segments").get<int>();
+  auto x = io::read_npy(checkpoint_dir() / c.at("x").get<std::string>());
+  auto mask = io::read_npy(checkpoint_dir() / c.at("mask").get<std::string>());
+  const std::size_t n = static_cast<std::size_t>(in.batch) * in.segments;
+  EXPECT_EQ(x.size(), n * model::kSegmentValues);
+  EXPECT_EQ(mask.size(), n);
+  in.x = std::move(x.data);
+  for (float m : mask.data) in.mask.push_back(m != 0.0f);
+  return in;
+}
+
+double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want, double rel) {
+  double worst = 0;
+  auto cmp = [&](const std::vector<float>& g, const char* name) {
+    const auto w = want.at(name).get<std::vector<double>>();
+    EXPECT_EQ(g.size(), w.size()) << name;
+    for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
+      const double d = std::abs(g[i] - w[i]) - rel * std::abs(w[i]);
+      worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+      if (std::isinf(worst)) return;
+    }
+  };
+  cmp(got.bag_probability, "bag_probability");
+  cmp(got.bag_logit, "bag_logit");
+  cmp(got.segment_probabilities, "segment_probabilities");
+  cmp(got.segment_logits, "segment_logits");
+  return worst;
+}
+
+Command run_command(const std::string& command) {
+  Command r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace coughkit::testing
