@@ -8,6 +8,9 @@
 #include <set>
 #include <sstream>
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -147,7 +150,14 @@ TEST_F(Server, HealthIndexModelAndMetrics) {
   EXPECT_EQ(j["engine"]["threads"], 1);
 
   ASSERT_TRUE(c.Post("/v1/detect", audio_bytes("wav_s16_11k_stereo_cough_2s.wav"), "audio/wav"));
-  res = c.Get("/metrics");
+  // A request is counted when its handler finishes, which may be just after the client has
+  // its response: poll briefly for the detect request to show up.
+  const std::string detect_line = "coughkit_http_requests_total{route=\"/v1/detect\",method=\"POST\",status=\"200\"}";
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    res = c.Get("/metrics");
+    if (!res || res->body.find(detect_line) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
   EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
