@@ -56,15 +56,4 @@ double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& wan
   return worst;
 }
 
-Command run_command(const std::string& command) {
-  Command r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 }  // namespace coughkit::testing

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/engine.h"
+#include "support/run_cli.h"
 
 namespace coughkit::testing {
 
@@ -29,11 +30,6 @@ ModelInput load_checkpoint_case(const nlohmann::json& c);
 // since float32 accumulation over ResNet-18 moves a logit of 12 by a few 1e-5.
 double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want, double rel = 0.0);
 
-// Runs a shell command, returning its exit code and stdout+stderr.
-struct Command {
-  int exit_code = -1;
-  std::string output;
-};
-Command run_command(const std::string& command);
+// Shell commands (node, python) run through support/run_cli.h's run_command.
 
 }  // namespace coughkit::testing

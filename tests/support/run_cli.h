@@ -16,10 +16,10 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 
-inline RunResult run_cli(const std::string& args) {
-  const std::string command = cli_path().string() + " " + args + " 2>&1";
+// Runs a shell command line, stdout and stderr together.
+inline RunResult run_command(const std::string& command) {
   RunResult r;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf;
   while (std::fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
@@ -27,6 +27,8 @@ inline RunResult run_cli(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline RunResult run_cli(const std::string& args) { return run_command(cli_path().string() + " " + args); }
 
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
