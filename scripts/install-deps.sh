@@ -14,7 +14,10 @@ packages=(
   # inference: oneDNN kernels, ONNX files
   libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler
   # interfaces: command line, logging, JSON, HTTP
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libzip-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libcpp-httplib-dev libzip-dev libssl-dev
+  # training (`coughkit train`, `--backend torch`; a module of its own, never linked by
+  # detect/serve) and the corpus builder's speech synthesiser (`coughkit dataset build`)
+  libtorch-dev espeak-ng
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # HTTP service: browser test of the web page, load benchmark and its Flask/PyTorch peer

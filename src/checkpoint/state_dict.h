@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "checkpoint/pickle_value.h"
+#include "common/half.h"
 
 namespace coughkit::checkpoint {
 
@@ -42,10 +43,11 @@ class StateDict {
 
 std::string shape_string(const std::vector<std::int64_t>& shape);  // "(64,3,7,7)"
 
-// IEEE half / bfloat16 bits -> float, exactly.
-float half_to_float(std::uint16_t h);
-float bfloat16_to_float(std::uint16_t b);
-std::uint16_t float_to_half(float f);  // round to nearest even
+// IEEE half / bfloat16 bits <-> float (common/half.h): widening is exact, float_to_half
+// rounds to nearest even.
+using coughkit::bfloat16_to_float;
+using coughkit::float_to_half;
+using coughkit::half_to_float;
 
 // A tensor's elements from its storage bytes, following offset and strides. Throws
 // InputError (naming `what`) when the view reaches outside the storage.

@@ -22,13 +22,21 @@ constexpr std::array<StorageType, 10> kStorageTypes{{
     {"CharStorage", ScalarType::Int8}, {"ByteStorage", ScalarType::UInt8}, {"BoolStorage", ScalarType::Bool},
 }};
 
-// Callables REDUCE may invoke; each builds data only.
-constexpr std::array<std::pair<const char*, const char*>, 5> kCallables{{
+// Callables REDUCE may invoke; each builds data only. The torch.jit._pickle ones are
+// identity functions in Python (type tags for TorchScript's unpickler): LibTorch's
+// torch::pickle_save (the checkpoints `coughkit train` writes) wraps every dict and list in
+// restore_type_tag(value, "Dict[str, Any]") and typed lists in build_intlist(...) etc.
+constexpr std::array<std::pair<const char*, const char*>, 10> kCallables{{
     {"collections", "OrderedDict"},
     {"torch._utils", "_rebuild_tensor_v2"},
     {"torch._utils", "_rebuild_tensor"},
     {"torch._utils", "_rebuild_parameter"},
     {"torch._utils", "_rebuild_parameter_with_state"},
+    {"torch.jit._pickle", "restore_type_tag"},
+    {"torch.jit._pickle", "build_intlist"},
+    {"torch.jit._pickle", "build_doublelist"},
+    {"torch.jit._pickle", "build_boollist"},
+    {"torch.jit._pickle", "build_tensorlist"},
 }};
 
 const StorageType* storage_type(const std::string& module, const std::string& name) {
@@ -86,6 +94,15 @@ Value call(Arena& arena, const Object& fn, const std::vector<Value>& args) {
       if (args.empty() || !as_object(args[0], Object::Kind::Tensor)) bad("_rebuild_parameter without a tensor");
       return args[0];
     }
+  }
+  if (fn.module == "torch.jit._pickle") {
+    // restore_type_tag(value, type_str) -> value; build_*list(list) -> list.
+    if (fn.name == "restore_type_tag") {
+      if (args.size() != 2 || !as_string(args[1])) bad("restore_type_tag without (value, type string) arguments");
+      return args[0];
+    }
+    if (args.size() != 1 || !as_object(args[0], Object::Kind::List)) bad(fn.name + " without a list argument");
+    return args[0];
   }
   bad(fmt::format("'{}.{}' cannot be called", fn.module, fn.name));
 }

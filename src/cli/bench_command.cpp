@@ -18,9 +18,16 @@ struct BenchArgs {
   int repeat = 10;
   int warmup = 2;
   model::EngineOptions engine;
+  std::string backend = "engine";
 };
 
 int run_bench(const BenchArgs& args) {
+  if (args.backend != "engine") {
+    spdlog::error("bench measures coughkit's engine only; --backend {} is not supported (coughkit compare --backend "
+                  "engine,torch shows both backends' inference times)",
+                  args.backend);
+    return kExitUsage;
+  }
   std::unique_ptr<model::Engine> engine;
   try {
     engine = detection::Detector::load_model_engine(args.model, args.engine);
@@ -45,7 +52,7 @@ CommandRunner register_bench(CLI::App& app) {
   cmd->add_option("--segments", args->segments, "Segments in the bag")->check(CLI::Range(1, 256))->capture_default_str();
   cmd->add_option("--repeat", args->repeat, "Timed runs")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--warmup", args->warmup, "Untimed runs first")->check(CLI::Range(0, 1000))->capture_default_str();
-  add_engine_flags(cmd, args->engine);
+  add_engine_flags(cmd, args->engine, args->backend);
   return [args] { return run_bench(*args); };
 }
 

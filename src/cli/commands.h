@@ -23,5 +23,8 @@ CommandRunner register_bench(CLI::App& app);
 CommandRunner register_export(CLI::App& app);
 CommandRunner register_compare(CLI::App& app);
 CommandRunner register_serve(CLI::App& app);
+CommandRunner register_precompute(CLI::App& app);
+CommandRunner register_dataset(CLI::App& app);
+CommandRunner register_train(CLI::App& app);
 
 }  // namespace coughkit::cli

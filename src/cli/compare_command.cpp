@@ -2,6 +2,7 @@
 // one row per clip and model: size, load time, decision, segment summary, inference time,
 // and every output's max |difference| from the first model. Replaces the reference's
 // test_all_models.py and its by-hand parity checklist.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -26,10 +27,11 @@ struct CompareArgs {
   std::optional<float> threshold;
   bool json = false;
   model::EngineOptions engine;
+  std::vector<std::string> backends{"engine"};
 };
 
 struct LoadedModel {
-  std::string path;
+  std::string path, backend;
   double size_mb = 0.0, load_ms = 0.0;
   std::unique_ptr<detection::Detector> detector;
 };
@@ -59,6 +61,13 @@ std::string short_name(const std::string& path, std::size_t width) {
   return name.size() > width ? "..." + name.substr(name.size() - (width - 3)) : name;
 }
 
+// The table's model column: the file name, "(torch)" marking LibTorch rows.
+std::string row_name(const LoadedModel& m, std::size_t width) {
+  if (m.backend == "engine") return short_name(m.path, width);
+  const std::string tag = " (" + m.backend + ")";
+  return short_name(m.path, width - tag.size()) + tag;
+}
+
 std::string diff_cell(double v, bool first) {
   if (first) return "-";
   return std::isnan(v) ? "n/a" : fmt::format("{:.2e}", v);
@@ -76,21 +85,36 @@ int run_compare(CompareArgs& args) {
     spdlog::error("compare needs at least one audio file (--audio) and one model");
     return kExitUsage;
   }
+  // One row per model and backend; LibTorch runs checkpoints only, so ONNX files run on
+  // the engine whatever --backend says.
   std::vector<LoadedModel> models;
   for (const auto& path : args.models) {
-    LoadedModel m;
-    m.path = path;
-    std::error_code ec;
-    m.size_mb = static_cast<double>(std::filesystem::file_size(path, ec)) / 1e6;
-    const auto t0 = std::chrono::steady_clock::now();
-    try {
-      m.detector = detection::Detector::create({.model_path = path, .engine = args.engine, .threshold = args.threshold});
-    } catch (const InputError& e) {
-      spdlog::error("{}", e.what());
-      return kExitInput;
+    std::vector<std::string> backends;
+    for (const auto& b : args.backends) {
+      const std::string backend = b == "torch" && !checkpoint::is_checkpoint_path(path) ? "engine" : b;
+      if (std::find(backends.begin(), backends.end(), backend) == backends.end()) backends.push_back(backend);
     }
-    m.load_ms = ms_since(t0);
-    models.push_back(std::move(m));
+    for (const auto& backend : backends) {
+      LoadedModel m;
+      m.path = path;
+      m.backend = backend;
+      std::error_code ec;
+      m.size_mb = static_cast<double>(std::filesystem::file_size(path, ec)) / 1e6;
+      const auto t0 = std::chrono::steady_clock::now();
+      try {
+        m.detector = detection::Detector::create(
+            {.model_path = path, .engine = args.engine, .threshold = args.threshold, .highpass_hz = std::nullopt,
+             .backend = backend});
+      } catch (const InputError& e) {
+        spdlog::error("{}", e.what());
+        return kExitInput;
+      } catch (const ConfigError& e) {
+        spdlog::error("{}", e.what());
+        return kExitUsage;
+      }
+      m.load_ms = ms_since(t0);
+      models.push_back(std::move(m));
+    }
   }
 
   if (!args.json)
@@ -124,6 +148,7 @@ int run_compare(CompareArgs& args) {
       if (args.json) {
         nlohmann::json j = {{"file", file},
                             {"model", m.path},
+                            {"backend", m.detector->engine().backend_name()},
                             {"size_mb", m.size_mb},
                             {"load_ms", m.load_ms},
                             {"num_segments", d.num_segments},
@@ -146,7 +171,7 @@ int run_compare(CompareArgs& args) {
           std::printf("%s (%.2f s, %zu segments)\n", file.c_str(), d.duration_s, d.num_segments);
           header = true;
         }
-        std::printf("  %-28s %8.1f %8.1f %9.5f %5s %8.5f %8.5f %8.1f  %9s %9s %9s %9s\n", short_name(m.path, 28).c_str(),
+        std::printf("  %-28s %8.1f %8.1f %9.5f %5s %8.5f %8.5f %8.1f  %9s %9s %9s %9s\n", row_name(m, 28).c_str(),
                     m.size_mb, m.load_ms, d.bag_probability, d.cough_detected ? "YES" : "no", d.max_segment_probability,
                     d.mean_segment_probability, infer_ms, diff_cell(df.bag_probability, k == 0).c_str(),
                     diff_cell(df.segment_probabilities, k == 0).c_str(), diff_cell(df.segment_logits, k == 0).c_str(),
@@ -168,7 +193,9 @@ CommandRunner register_compare(CLI::App& app) {
       "max and mean segment probability, inference time, and the max |difference| of each output\n"
       "(bag_probability, segment_probabilities, segment_logits, bag_logit) from the first model.\n"
       "--json prints one object per clip and model per line instead.\n"
-      "Example: coughkit compare --audio clip.wav model.onnx model_fp16.onnx best_model.pth");
+      "--backend engine,torch runs each checkpoint on both backends (ONNX files always run on the engine).\n"
+      "Example: coughkit compare --audio clip.wav model.onnx model_fp16.onnx best_model.pth\n"
+      "         coughkit compare --audio clip.wav best_model.pth --backend engine,torch");
   cmd->add_option("--audio,-a", args->audio, "Audio files (model files listed after them are recognised by extension)")
       ->required();
   cmd->add_option("models", args->models, "Model files (.onnx, .pth/.pt); the first is the reference for differences");
@@ -176,6 +203,11 @@ CommandRunner register_compare(CLI::App& app) {
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_flag("--json", args->json, "One JSON object per clip and model per line");
   add_engine_flags(cmd, args->engine);
+  cmd->add_option("--backend", args->backends,
+                  std::string(kBackendHelp) + ". A comma-separated list runs each checkpoint on each backend, one row per pair")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"engine", "torch"}))
+      ->capture_default_str();
   return [args] { return run_compare(*args); };
 }
 

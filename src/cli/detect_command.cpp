@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "audio/decoder.h"
@@ -12,6 +13,7 @@
 #include "common/bounded_queue.h"
 #include "common/error.h"
 #include "detection/detection_json.h"
+#include "detection/default_model.h"
 #include "detection/detector.h"
 
 namespace coughkit::cli {
@@ -24,6 +26,7 @@ struct DetectArgs {
   std::optional<float> highpass_hz;
   bool json = false;
   model::EngineOptions engine;
+  std::string backend = "engine";
 };
 
 // One file's preprocessing result, or why it failed.
@@ -49,14 +52,28 @@ void print_table_row(const detection::Detection& d) {
 }
 
 int run_detect(const DetectArgs& args) {
-  detection::DetectorConfig config{.model_path = args.model, .engine = args.engine, .threshold = args.threshold,
-                                   .highpass_hz = args.highpass_hz};
+  std::string model_path = args.model;
+  if (model_path.empty()) {
+    const auto found = detection::find_default_model();
+    if (!found) {
+      spdlog::error("no --model given and the default model ({}) was not found; looked in: {}",
+                    detection::kDefaultModelFile, fmt::join(detection::default_model_candidates(), ", "));
+      return kExitUsage;
+    }
+    model_path = *found;
+    spdlog::info("model: {} (the bundled default; --model picks another)", model_path);
+  }
+  detection::DetectorConfig config{.model_path = model_path, .engine = args.engine, .threshold = args.threshold,
+                                   .highpass_hz = args.highpass_hz, .backend = args.backend};
   std::unique_ptr<detection::Detector> detector;
   try {
     detector = detection::Detector::create(config);
   } catch (const InputError& e) {
     spdlog::error("{}", e.what());
     return kExitInput;
+  } catch (const ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return kExitUsage;
   }
   spdlog::debug("{}", detector->preprocess_config().ToString());
 
@@ -121,8 +138,9 @@ CommandRunner register_detect(CLI::App& app) {
       "max_segment_probability, mean_segment_probability, cough_detected, threshold.\n"
       "Example: coughkit detect --model models/coughkit_default.onnx --json clip.wav recording.webm");
   cmd->add_option("files", args->files, "Audio files (WAV, FLAC, MP3, OGG, Opus, WebM, M4A, ...)")->required();
-  cmd->add_option("--model,-m", args->model, "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint")
-      ->required()
+  cmd->add_option("--model,-m", args->model,
+                  "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint (default: the bundled\n"
+                  "models/coughkit_default.onnx, a demonstration model; see models/README.md)")
       ->envname("COUGHKIT_MODEL");
   cmd->add_option("--threshold", args->threshold,
                   "Decision threshold on the bag probability (default: the model's own, else 0.61)")
@@ -131,7 +149,7 @@ CommandRunner register_detect(CLI::App& app) {
                   "High-pass cutoff in Hz applied after resampling (default: the model's preprocessing config, else off)")
       ->check(CLI::Range(0.0f, 7999.0f));
   cmd->add_flag("--json", args->json, "One JSON object per file per line on stdout instead of a table");
-  add_engine_flags(cmd, args->engine);
+  add_engine_flags(cmd, args->engine, args->backend);
   return [args] { return run_detect(*args); };
 }
 

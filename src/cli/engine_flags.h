@@ -1,10 +1,16 @@
 #pragma once
 // Flags shared by the commands that load a model (detect, bench, serve, compare).
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 #include "model/engine.h"
 
 namespace coughkit::cli {
+
+inline constexpr const char* kBackendHelp =
+    "engine: coughkit's oneDNN engine (default); torch: run a .pth checkpoint through LibTorch, the trainer's "
+    "kernels (reference backend; loads LibTorch, ~0.7 s)";
 
 inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options) {
   cmd->add_option("--threads", options.threads, "Inference threads (0 = all cores)")
@@ -13,6 +19,15 @@ inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options) {
       ->capture_default_str();
   cmd->add_flag("!--no-winograd", options.winograd,
                 "Use direct convolutions only (Winograd is used for 3x3 stride-1 layers where parity holds)");
+}
+
+// The engine flags plus `--backend engine|torch` (DetectorConfig::backend).
+inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options, std::string& backend) {
+  add_engine_flags(cmd, options);
+  cmd->add_option("--backend", backend, kBackendHelp)
+      ->envname("COUGHKIT_BACKEND")
+      ->check(CLI::IsMember({"engine", "torch"}))
+      ->capture_default_str();
 }
 
 }  // namespace coughkit::cli

@@ -37,6 +37,9 @@ int main(int argc, char** argv) {
   add(register_export);
   add(register_compare);
   add(register_serve);
+  add(register_precompute);
+  add(register_train);
+  add(register_dataset);
 
   try {
     app.parse(argc, argv);

@@ -97,7 +97,7 @@ CommandRunner register_serve(CLI::App& app) {
   cmd->add_option("--cors-origin", c.cors_origin,
                   "Access-Control-Allow-Origin: '*' or a comma-separated list of origins (default: no CORS headers)")
       ->envname("COUGHKIT_CORS_ORIGIN");
-  add_engine_flags(cmd, c.detector.engine);
+  add_engine_flags(cmd, c.detector.engine, c.detector.backend);
   return [args] { return run_serve(*args); };
 }
 

@@ -7,14 +7,16 @@
 
 #include <fmt/format.h>
 
+#include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
 #include "export/checkpoint_model.h"
+#include "training/torch_module.h"
 
 namespace coughkit::detection {
 namespace {
 
 // A float from the model's metadata_props, e.g. "threshold" -> 0.61.
-std::optional<float> metadata_float(const model::Engine& engine, const std::string& key, const std::string& model_path) {
+std::optional<float> metadata_float(const model::ModelRunner& engine, const std::string& key, const std::string& model_path) {
   const auto& meta = engine.metadata();
   const auto it = meta.find(key);
   if (it == meta.end()) return std::nullopt;
@@ -34,6 +36,12 @@ void check_threshold(float t, const std::string& what) {
 
 void DetectorConfig::Validate() const {
   if (model_path.empty()) throw ConfigError("model_path is empty: pass --model FILE.onnx");
+  if (backend != "engine" && backend != "torch")
+    throw ConfigError(fmt::format("backend must be 'engine' or 'torch', got '{}'", backend));
+  if (backend == "torch" && !checkpoint::is_checkpoint_path(model_path))
+    throw ConfigError(fmt::format("--backend torch runs a torch.save checkpoint (.pth, .pt, .ckpt); {} is not one "
+                                  "(ONNX files run on the engine)",
+                                  model_path));
   engine.Validate();
   if (threshold) check_threshold(*threshold, "threshold");
   if (highpass_hz && (*highpass_hz < 0.0f || *highpass_hz >= 8000.0f))
@@ -41,17 +49,27 @@ void DetectorConfig::Validate() const {
 }
 
 std::string DetectorConfig::ToString() const {
-  return fmt::format("DetectorConfig(model_path={}, {}, threshold={}, highpass_hz={})", model_path, engine.ToString(),
-                     threshold ? fmt::format("{}", *threshold) : "model", highpass_hz ? fmt::format("{}", *highpass_hz) : "model");
+  return fmt::format("DetectorConfig(model_path={}, backend={}, {}, threshold={}, highpass_hz={})", model_path, backend,
+                     engine.ToString(), threshold ? fmt::format("{}", *threshold) : "model", highpass_hz ? fmt::format("{}", *highpass_hz) : "model");
 }
 
-Detector::Detector(DetectorConfig config, std::unique_ptr<model::Engine> engine, features::PreprocessConfig preprocess,
+Detector::Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> engine, features::PreprocessConfig preprocess,
                    float threshold)
     : config_(std::move(config)), engine_(std::move(engine)), pipeline_(preprocess), threshold_(threshold) {}
 
 std::unique_ptr<Detector> Detector::create(const DetectorConfig& config) {
   config.Validate();
-  auto engine = load_model_engine(config.model_path, config.engine);
+  std::unique_ptr<model::ModelRunner> engine;
+  if (config.backend == "torch") {
+    // The LibTorch module is opened here, and only here: the engine path never loads it.
+    const auto& torch = training::torch_module();
+    const auto ckpt = checkpoint::read_checkpoint(config.model_path);
+    std::map<std::string, std::string> metadata;
+    for (auto& [key, value] : exporter::checkpoint_metadata(ckpt)) metadata[key] = value;
+    engine = torch.load_checkpoint(ckpt, metadata, config.engine.threads);
+  } else {
+    engine = load_model_engine(config.model_path, config.engine);
+  }
 
   // A model's preprocessing config and threshold travel in its metadata; flags override.
   features::PreprocessConfig preprocess;

@@ -6,8 +6,12 @@
 //   auto result = detector->detect(coughkit::audio::decode_file("clip.wav"));
 //
 // Thread safety: a Detector is immutable after create(); preprocess() runs concurrently on
-// any number of threads, infer() calls are serialised inside the engine (one inference uses
-// all its threads). Per-request state lives in the values passed in and returned.
+// any number of threads, infer() calls are serialised inside the model runner (one inference
+// uses all its threads). Per-request state lives in the values passed in and returned.
+//
+// Backends (DetectorConfig::backend): "engine", coughkit's oneDNN engine (ONNX files, or
+// checkpoints built into ONNX in memory); "torch", a checkpoint run by LibTorch in the
+// module libcoughkit_torch.so (training/torch_module.h), opened only then.
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +21,7 @@
 #include "audio/decoder.h"
 #include "features/feature_pipeline.h"
 #include "model/engine.h"
+#include "model/model_runner.h"
 
 namespace coughkit::detection {
 
@@ -29,6 +34,9 @@ struct DetectorConfig {
   model::EngineOptions engine{};
   std::optional<float> threshold;            // overrides the model's own
   std::optional<float> highpass_hz;          // overrides the model's preprocessing config
+  // "engine" (default) or "torch" (LibTorch reference backend; model_path must be a checkpoint).
+  // Last, so designated initialisers written before it still compile.
+  std::string backend = "engine";
 
   void Validate() const;  // throws ConfigError naming the field
   std::string ToString() const;
@@ -50,8 +58,9 @@ struct Detection {
 
 class Detector {
  public:
-  // Loads the model (static factory: the file's type picks the backend). Throws InputError
-  // for an unusable model file, ConfigError for bad options.
+  // Loads the model (static factory: config.backend picks the runner, the file's type how
+  // the engine loads it). Throws InputError for an unusable model file, ConfigError for bad
+  // options, std::runtime_error when the LibTorch module is needed but missing.
   static std::unique_ptr<Detector> create(const DetectorConfig& config);
   // The factory behind create(), for front ends that need only the engine (bench): an
   // ONNX file, or a checkpoint built into an ONNX model in memory (src/export/).
@@ -59,7 +68,8 @@ class Detector {
 
   const DetectorConfig& config() const { return config_; }
   const features::PreprocessConfig& preprocess_config() const { return pipeline_.config(); }
-  const model::Engine& engine() const { return *engine_; }
+  // The model runner: model::Engine, or the LibTorch backend.
+  const model::ModelRunner& engine() const { return *engine_; }
   float default_threshold() const { return threshold_; }
 
   // Decoded audio -> bag features (images of the first 32 segments).
@@ -73,10 +83,10 @@ class Detector {
   Detection detect(const audio::DecodedAudio& audio, std::optional<float> threshold = std::nullopt) const;
 
  private:
-  Detector(DetectorConfig config, std::unique_ptr<model::Engine> engine, features::PreprocessConfig preprocess,
+  Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> engine, features::PreprocessConfig preprocess,
            float threshold);
   DetectorConfig config_;
-  std::unique_ptr<model::Engine> engine_;
+  std::unique_ptr<model::ModelRunner> engine_;
   features::FeaturePipeline pipeline_;
   float threshold_;
 };

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 #include "model/executor.h"
 #include "model/graph_passes.h"
@@ -120,6 +122,10 @@ int Engine::threads() const { return impl_->threads; }
 std::string Engine::conv_algorithms() const {
   std::lock_guard lock(impl_->mu);
   return impl_->exec->conv_algorithms();
+}
+
+std::string Engine::describe() const {
+  return fmt::format("{}, threads={}, convolutions={}", options().ToString(), threads(), conv_algorithms());
 }
 
 }  // namespace coughkit::model

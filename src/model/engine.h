@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "model/model_runner.h"
+
 namespace coughkit::model {
 
 struct Graph;  // model/graph.h
@@ -35,13 +37,8 @@ struct EngineOptions {
   void Validate() const;  // throws ConfigError saying what is wrong
 };
 
-struct ModelOutputs {
-  int batch = 0, segments = 0;
-  std::vector<float> bag_probability, bag_logit;              // (B)
-  std::vector<float> segment_probabilities, segment_logits;   // (B, S), row-major
-};
 
-class Engine {
+class Engine final : public ModelRunner {
  public:
   // Loads, checks (inputs/outputs per PIPELINE.md section 6, supported ops/attributes),
   // optimises (constant folding, BatchNorm folding, Conv+Add+ReLU fusion) and test-runs
@@ -52,19 +49,21 @@ class Engine {
   // `source` names it in error messages.
   static std::unique_ptr<Engine> load_onnx_bytes(const std::string& bytes, const std::string& source,
                                                  const EngineOptions& options);
-  ~Engine();
+  ~Engine() override;
 
   // spectrograms: (B, S, 3, 224, 224) model input, already normalised (images_to_model_input);
   // segment_mask: (B, S), nonzero for real segments (padded segments should be zeros).
   // Throws InputError on sizes that do not match batch/segments.
   ModelOutputs run(int batch, int segments, std::span<const float> spectrograms,
-                   std::span<const std::uint8_t> segment_mask) const;
+                   std::span<const std::uint8_t> segment_mask) const override;
 
-  const std::map<std::string, std::string>& metadata() const;  // the file's metadata_props
+  const std::map<std::string, std::string>& metadata() const override;  // the file's metadata_props
   double flops_per_segment() const;  // convolutions + matrix products, for GFLOP/s reports
   const EngineOptions& options() const;
-  int threads() const;                // resolved thread count
+  int threads() const override;              // resolved thread count
   std::string conv_algorithms() const;  // e.g. "direct+winograd_f2x3"
+  std::string backend_name() const override { return "onnx-engine"; }
+  std::string describe() const override;  // options and convolution algorithms
 
  private:
   Engine();

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "detection/detection_json.h"
+#include "model/engine.h"
 #include "server/json_util.h"
 #include "server/routes.h"
 
@@ -59,9 +60,16 @@ Response handle_v1_model(Service& service, const Request&) {
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   for (const auto& [k, v] : detector.engine().metadata()) meta[k] = v;
   j["metadata"] = std::move(meta);
-  j["engine"] = {{"threads", detector.engine().threads()},
-                 {"conv_algorithms", detector.engine().conv_algorithms()},
-                 {"options", detector.engine().options().ToString()}};
+  const model::ModelRunner& runner = detector.engine();
+  nlohmann::ordered_json engine;
+  engine["backend"] = runner.backend_name();  // "onnx-engine" or "libtorch"
+  engine["threads"] = runner.threads();
+  engine["description"] = runner.describe();
+  if (const auto* e = dynamic_cast<const model::Engine*>(&runner)) {
+    engine["conv_algorithms"] = e->conv_algorithms();
+    engine["options"] = e->options().ToString();
+  }
+  j["engine"] = std::move(engine);
   nlohmann::ordered_json p;
   p["sample_rate"] = pre.condition.target_rate;
   p["highpass_hz"] = pre.condition.highpass_hz;

@@ -1,0 +1,27 @@
+#pragma once
+// Optional parts of coughkit that pull in heavy libraries live in modules (shared objects)
+// opened on first use, so a process that does not need them never pays for them: FFmpeg
+// (135 shared libraries, ~160 ms at start) and LibTorch (~0.7 s and ~160 MB).
+//
+// A module named NAME is looked for, in order, at $ENV_VAR, next to the program (../lib/
+// and the program's own directory, so build trees and installs both work), then through
+// the dynamic linker's search path. Its entry symbol returns a pointer to a table whose
+// first member is an int ABI number, checked against the caller's.
+#include <string>
+
+namespace coughkit {
+
+struct ModuleSpec {
+  const char* file_name;     // "libcoughkit_ffmpeg.so"
+  const char* env_var;       // "COUGHKIT_FFMPEG_MODULE"
+  const char* entry_symbol;  // extern "C" function returning const T*
+  int abi;                   // expected value of the table's first int
+  const char* purpose;       // "the FFmpeg decoder module", for messages
+};
+
+// The table the entry symbol returns. Throws std::runtime_error listing every place tried
+// and why it failed (not an InputError: the installation, not an input, is at fault).
+// The handle stays open for the life of the process.
+const void* load_module(const ModuleSpec& spec);
+
+}  // namespace coughkit

@@ -1,0 +1,123 @@
+#include "dataset/output_files.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace coughkit::dataset {
+namespace {
+
+void put_u16(std::string& s, std::uint16_t v) {
+  s += static_cast<char>(v & 0xff);
+  s += static_cast<char>(v >> 8);
+}
+void put_u32(std::string& s, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+}  // namespace
+
+std::string encode_wav_s16(const std::vector<std::vector<float>>& channels, int sample_rate) {
+  if (channels.empty() || channels.size() > 8)
+    throw ConfigError(fmt::format("encode_wav_s16: 1 to 8 channels, got {}", channels.size()));
+  if (sample_rate < 1) throw ConfigError(fmt::format("encode_wav_s16: bad sample rate {}", sample_rate));
+  const std::size_t frames = channels.front().size();
+  for (const auto& c : channels)
+    if (c.size() != frames) throw ConfigError("encode_wav_s16: channels have different lengths");
+  const auto nch = static_cast<std::uint32_t>(channels.size());
+  const std::uint64_t data_bytes = static_cast<std::uint64_t>(frames) * nch * 2;
+  if (data_bytes > 0xffffffffULL - 36) throw ConfigError("encode_wav_s16: too long for a WAV file");
+  std::string s;
+  s.reserve(44 + data_bytes);
+  s += "RIFF";
+  put_u32(s, static_cast<std::uint32_t>(36 + data_bytes));
+  s += "WAVEfmt ";
+  put_u32(s, 16);
+  put_u16(s, 1);  // PCM
+  put_u16(s, static_cast<std::uint16_t>(nch));
+  put_u32(s, static_cast<std::uint32_t>(sample_rate));
+  put_u32(s, static_cast<std::uint32_t>(sample_rate) * nch * 2);
+  put_u16(s, static_cast<std::uint16_t>(nch * 2));
+  put_u16(s, 16);
+  s += "data";
+  put_u32(s, static_cast<std::uint32_t>(data_bytes));
+  for (std::size_t i = 0; i < frames; ++i) {
+    for (const auto& c : channels) {
+      const float x = c[i];
+      long v = std::isnan(x) ? 0 : std::lrint(static_cast<double>(x) * 32767.0);
+      v = std::clamp(v, -32768L, 32767L);
+      put_u16(s, static_cast<std::uint16_t>(static_cast<std::int16_t>(v)));
+    }
+  }
+  return s;
+}
+
+std::string csv_field(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(value);
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string csv_row(const std::vector<std::string>& fields) {
+  std::string out;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (i) out += ',';
+    out += csv_field(fields[i]);
+  }
+  return out + "\n";
+}
+
+std::string labels_csv(const std::vector<LabelRow>& rows) {
+  std::string out = "file_path,cough_label\n";
+  for (const auto& r : rows) out += csv_row({r.file_path, r.cough_label ? "1" : "0"});
+  return out;
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
+  static std::atomic<unsigned> counter{0};
+  const auto tmp = path.parent_path() /
+                   fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter.fetch_add(1));
+  {
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) throw InputError(fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    const bool closed = std::fclose(f) == 0;
+    if (!ok || !closed) {
+      std::filesystem::remove(tmp);
+      throw InputError(fmt::format("{}: write failed (disk full?)", tmp.string()));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw InputError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+  }
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open the file", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw InputError(fmt::format("{}: cannot read the file", path.string()));
+  return ss.str();
+}
+
+}  // namespace coughkit::dataset

@@ -1,0 +1,11 @@
+#pragma once
+// `coughkit train`: the reference recipe (PIPELINE.md section 8) in LibTorch.
+#include "training/torch_module.h"
+
+namespace coughkit::training {
+
+// Runs a whole training (precompute of missing features, epochs, early stopping, best and
+// last checkpoints, metrics, plots). Returns a process exit code.
+int run_training(const TrainOptions& options);
+
+}  // namespace coughkit::training

@@ -1,0 +1,190 @@
+// `coughkit dataset build` end to end, as a user runs it. The hedgewars-data package is
+// downloaded once into build/testdata/dataset_source_cache and reused by later runs; when
+// apt-get cannot download it (offline), the test is skipped with the reason.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "audio/decoder.h"
+#include "support/run_cli.h"
+#include "support/test_data.h"
+
+namespace coughkit {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::quoted;
+using testing::run_cli;
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// The first `n` comma-separated fields (they never hold quotes in these files).
+std::vector<std::string> fields(const std::string& line, std::size_t n) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (out.size() < n) {
+    const std::size_t end = line.find(',', start);
+    out.push_back(line.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+fs::path source_cache() { return testing::testdata_dir() / "dataset_source_cache"; }
+
+std::string build_args(const fs::path& out) {
+  return "dataset build --out " + quoted(out) + " --source-cache " + quoted(source_cache()) +
+         " --train-scenes 12 --val-scenes 4 --test-scenes 4 --seed 3";
+}
+
+TEST(CliDataset, BuildsADeterministicSplitCorpus) {
+  const auto dir = testing::scratch_dir();
+  const fs::path a = dir / "a", b = dir / "b";
+  auto r = run_cli(build_args(a));
+  if (r.exit_code == 3 && r.output.find("apt-get download") != std::string::npos)
+    GTEST_SKIP() << "hedgewars-data cannot be downloaded here: " << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // The CSVs: header, counts, labels, every file decodes.
+  const std::map<std::string, std::size_t> expected = {{"train", 12}, {"val", 4}, {"test", 4}};
+  std::map<std::string, int> label_of;
+  for (const auto& [split, count] : expected) {
+    const auto lines = lines_of(slurp(a / (split + ".csv")));
+    ASSERT_EQ(lines.size(), count + 1) << split;
+    EXPECT_EQ(lines[0], "file_path,cough_label");
+    int positives = 0;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+      const auto f = fields(lines[i], 2);
+      ASSERT_EQ(f.size(), 2u) << lines[i];
+      EXPECT_TRUE(f[0].starts_with("audio/" + split + "/" + split + "_")) << f[0];
+      ASSERT_TRUE(f[1] == "0" || f[1] == "1") << lines[i];
+      label_of[f[0]] = f[1] == "1";
+      positives += f[1] == "1";
+      const auto audio = audio::decode_file((a / f[0]).string());
+      EXPECT_GE(audio.duration_seconds(), 0.99) << f[0];
+      EXPECT_LE(audio.duration_seconds(), 10.5) << f[0];
+      EXPECT_TRUE(audio.channels == 1 || audio.channels == 2) << f[0];
+    }
+    EXPECT_GE(positives, 1) << split;
+    EXPECT_LT(positives, static_cast<int>(count)) << split;
+  }
+
+  // Sources: one split each, every split with a cough.
+  std::map<std::string, std::string> split_of_source;
+  std::map<std::string, std::set<std::string>> coughs_per_split;
+  const auto source_lines = lines_of(slurp(a / "sources.csv"));
+  ASSERT_GT(source_lines.size(), 100u);
+  EXPECT_EQ(source_lines[0], "source_id,kind,split,duration_s,sha256,origin,text");
+  std::set<std::string> hashes;
+  for (std::size_t i = 1; i < source_lines.size(); ++i) {
+    const auto f = fields(source_lines[i], 5);
+    ASSERT_EQ(f.size(), 5u);
+    EXPECT_TRUE(split_of_source.emplace(f[0], f[2]).second) << "source listed twice: " << f[0];
+    EXPECT_TRUE(hashes.insert(f[4]).second) << "duplicate content: " << source_lines[i];
+    if (f[1] == "cough") coughs_per_split[f[2]].insert(f[0]);
+  }
+  EXPECT_EQ(coughs_per_split["train"].size(), 3u);
+  EXPECT_EQ(coughs_per_split["val"].size(), 1u);
+  EXPECT_EQ(coughs_per_split["test"].size(), 1u);
+
+  // scenes.jsonl agrees with the CSVs, and scenes use only their split's sources.
+  const auto scene_lines = lines_of(slurp(a / "scenes.jsonl"));
+  ASSERT_EQ(scene_lines.size(), 20u);
+  for (const auto& line : scene_lines) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string file = j.at("file"), split = j.at("split");
+    ASSERT_TRUE(label_of.count(file)) << file;
+    bool has_cough = false;
+    for (const auto& e : j.at("events")) {
+      const std::string id = e.at("source_id");
+      ASSERT_TRUE(split_of_source.count(id)) << id;
+      EXPECT_EQ(split_of_source[id], split) << file << " uses " << id;
+      if (e.at("kind") == "cough") {
+        has_cough = true;
+        EXPECT_GE(e.at("offset_s").get<double>(), 0.0);
+        EXPECT_LE(e.at("offset_s").get<double>() + e.at("duration_s").get<double>(), j.at("duration_s").get<double>() + 1e-3);
+      }
+    }
+    EXPECT_EQ(has_cough, label_of[file] == 1) << line;
+    EXPECT_EQ(j.at("label").get<int>(), label_of[file]) << line;
+  }
+  const auto summary = nlohmann::json::parse(slurp(a / "dataset.json"));
+  EXPECT_EQ(summary.at("seed"), 3);
+  EXPECT_EQ(summary.at("counts").at("train").at("scenes"), 12);
+  EXPECT_FALSE(summary.at("sources").at("hedgewars-data").at("version").get<std::string>().empty());
+  EXPECT_FALSE(summary.at("sources").at("espeak-ng").at("version").get<std::string>().empty());
+  EXPECT_NE(summary.at("command_line").get<std::string>().find("--seed 3"), std::string::npos);
+  EXPECT_FALSE(fs::exists(a / ".partial"));
+
+  // Same options with one worker: byte-identical lists and audio.
+  r = run_cli(build_args(b) + " --jobs 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f : {"train.csv", "val.csv", "test.csv", "scenes.jsonl", "sources.csv"})
+    EXPECT_EQ(slurp(a / f), slurp(b / f)) << f;
+  for (const auto& [file, label] : label_of) EXPECT_TRUE(slurp(a / file) == slurp(b / file)) << file << " differs";
+
+  // A re-run into the complete directory only checks it.
+  const auto start = std::chrono::steady_clock::now();
+  r = run_cli(build_args(a));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("already"), std::string::npos) << r.output;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+
+  // An interrupted run resumes: a lost scene is rendered again, identically; fewer scenes
+  // remove the extra files.
+  const std::string wav = "audio/train/train_0005.wav";
+  const std::string before = slurp(a / wav);
+  fs::remove(a / wav);
+  r = run_cli(build_args(a));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 scene rendered, 19 kept"), std::string::npos) << r.output;
+  EXPECT_TRUE(slurp(a / wav) == before);
+  r = run_cli("dataset build --out " + quoted(b) + " --source-cache " + quoted(source_cache()) +
+              " --train-scenes 10 --val-scenes 4 --test-scenes 4 --seed 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(b / "audio/train/train_0011.wav"));
+  EXPECT_EQ(lines_of(slurp(b / "train.csv")).size(), 11u);
+}
+
+TEST(CliDataset, UsageAndInputErrors) {
+  auto r = run_cli("dataset");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_cli("dataset build");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
+  r = run_cli("dataset build --out x --positive-fraction 2");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  r = run_cli("dataset build --help");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  for (const char* s : {"hedgewars-data", "espeak-ng", "train.csv", "scenes.jsonl", "--seed", "--jobs"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s;
+
+  const auto dir = testing::scratch_dir();
+  std::ofstream(dir / "fake.deb") << "not a package";
+  r = run_cli("dataset build --out " + quoted(dir / "out") + " --hedgewars-deb " + quoted(dir / "fake.deb"));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("fake.deb"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("dpkg-deb"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace coughkit
