@@ -105,10 +105,12 @@ TEST(TorchModel, InitialisationIsTorchvisions) {
   AttnMILResNet model;
   for (const auto& [name, t] : state_dict(model)) {
     if (name.ends_with("running_var") || (name.find("bn") != std::string::npos && name.ends_with(".weight")) ||
-        (name.find("downsample.1") != std::string::npos && name.ends_with(".weight")))
+        (name.find("downsample.1") != std::string::npos && name.ends_with(".weight"))) {
       EXPECT_TRUE(torch::all(t == 1).item<bool>()) << name;
-    if (name.ends_with("running_mean") || (name.find("bn") != std::string::npos && name.ends_with(".bias")))
+    }
+    if (name.ends_with("running_mean") || (name.find("bn") != std::string::npos && name.ends_with(".bias"))) {
       EXPECT_TRUE(torch::all(t == 0).item<bool>()) << name;
+    }
   }
   // kaiming_normal_(fan_out, relu): std = sqrt(2 / (out_channels * k * k)).
   const auto w = model->named_parameters()["backbone.layer4.1.conv2.weight"];
