@@ -24,7 +24,8 @@ struct Batch {
 // Stacks bags into a batch as the reference's collate did: each bag's [-1, 1] images are
 // widened from half, augmented (when `augment` and `rng` are given; augment.h), normalised
 // with images_to_input, and shorter bags are padded with all-zero model-input images
-// (masked out of the attention, but seen by the backbone and its BatchNorm statistics).
+// (masked out of the attention; the backbone and its BatchNorm statistics see them only
+// when the model does not skip padding, AttnMILResNetImpl::set_skip_padding).
 Batch make_batch(std::span<const Bag* const> bags, const AugmentOptions* augment = nullptr,
                  std::mt19937_64* rng = nullptr);
 

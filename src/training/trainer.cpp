@@ -466,6 +466,7 @@ int run_training(const TrainOptions& options) {
                    options.seed);
     }
   }
+  // Padded slots through the backbone (the reference) or only the real segments.
   model->set_skip_padding(!options.reference_padding);
   auto optimizer = make_optimizer(model, options.lr, options.weight_decay);
   if (resumed) {
@@ -476,9 +477,10 @@ int run_training(const TrainOptions& options) {
                                                        : ": nothing left to train");
   }
   spdlog::info("training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, augmentation p {:g}, "
-               "dropout {:g}, {} threads",
+               "dropout {:g}, {} threads, {}",
                options.epochs, options.batch_size, options.lr, options.min_lr, options.weight_decay, pos_weight,
-               options.augment_probability, options.dropout, threads);
+               options.augment_probability, options.dropout, threads,
+               options.reference_padding ? "padded slots through the backbone (reference)" : "real segments only through the backbone");
 
   AugmentOptions augment;
   augment.probability = options.augment_probability;

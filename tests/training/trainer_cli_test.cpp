@@ -132,9 +132,9 @@ class TrainCli : public ::testing::Test {
   void SetUp() override {
     root_ = coughkit::testing::scratch_dir();
     data_ = root_ / "data";
-    train_ = make_clips(data_, "train", 12, 100);
-    val_ = make_clips(data_, "val", 6, 200);
-    test_ = make_clips(data_, "test", 4, 300);
+    train_ = make_clips(data_, "train", 8, 100);
+    val_ = make_clips(data_, "val", 4, 200);
+    test_ = make_clips(data_, "test", 2, 300);
     write_csv(data_ / "train.csv", train_);
     write_csv(data_ / "val.csv", val_);
     write_csv(data_ / "test.csv", test_);
@@ -155,7 +155,7 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   ASSERT_EQ(run_a.exit_code, 0) << run_a.output;
   EXPECT_NE(run_a.output.find("epoch 1/2"), std::string::npos) << run_a.output;
   EXPECT_NE(run_a.output.find("*best*"), std::string::npos) << run_a.output;
-  EXPECT_NE(run_a.output.find("22 clips"), std::string::npos) << run_a.output;
+  EXPECT_NE(run_a.output.find("14 clips"), std::string::npos) << run_a.output;
   for (const char* f : {"best_model.pth", "last_checkpoint.pth", "last_optimizer.pt", "train_state.json", "metrics.json", "history.csv",
                         "steps.csv", "training_curves.svg", "roc_train.svg", "roc_val.svg", "roc_test.svg", "pr_train.svg", "pr_val.svg",
                         "pr_test.svg"}) {
@@ -170,8 +170,8 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   for (const char* key : {"threshold", "best_epoch", "epochs_run", "training_seconds", "options", "libtorch_version"}) {
     EXPECT_TRUE(metrics.contains(key)) << key;
   }
-  EXPECT_EQ(metrics["train"]["n_bags"], 12);
-  EXPECT_EQ(metrics["val"]["n_positive"], 3);
+  EXPECT_EQ(metrics["train"]["n_bags"], 8);
+  EXPECT_EQ(metrics["val"]["n_positive"], 2);
   EXPECT_EQ(metrics["epochs_run"], 2);
   EXPECT_TRUE(read_text(a / "roc_val.svg").starts_with("<svg"));
 

@@ -20,7 +20,7 @@ namespace {
 
 // --- metrics ---------------------------------------------------------------------------
 
-TEST(Metrics, KnownValues) {
+TEST(TrainMetrics, KnownValues) {
   // sklearn's documentation example: roc_auc 0.75, average_precision 0.8333.
   const std::vector<float> y{0, 0, 1, 1}, s{0.1f, 0.4f, 0.35f, 0.8f};
   EXPECT_DOUBLE_EQ(roc_auc(s, y), 0.75);
@@ -29,7 +29,7 @@ TEST(Metrics, KnownValues) {
   EXPECT_DOUBLE_EQ(accuracy(s, y, 0.3), 0.75);  // 0.4 is the one miss
 }
 
-TEST(Metrics, TiesCountHalf) {
+TEST(TrainMetrics, TiesCountHalf) {
   // By hand: positive/negative pairs 3 (0.9) + 2.5 (0.5 vs 0.5 tie, 0.2, 0.2) + 1 (0.2 vs two
   // tied 0.2) = 6.5 of 9. AP: cuts 0.9 (P 1, R 1/3), 0.5 (P 2/3, R 2/3), 0.2 (P 1/2, R 1).
   const std::vector<float> y{0, 1, 0, 1, 1, 0}, s{0.5f, 0.5f, 0.2f, 0.9f, 0.2f, 0.2f};
@@ -48,7 +48,7 @@ TEST(Metrics, TiesCountHalf) {
   EXPECT_DOUBLE_EQ(average_precision(flat, y), 0.5);
 }
 
-TEST(Metrics, MatchesNumpyPortOfSklearn) {
+TEST(TrainMetrics, MatchesNumpyPortOfSklearn) {
   // 50 labels/scores rounded to 0.1 (many ties); expected values from numpy ports of
   // sklearn's _binary_clf_curve + trapezoid (roc_auc_score) and average_precision_score.
   const std::vector<float> y{1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0,
@@ -60,7 +60,7 @@ TEST(Metrics, MatchesNumpyPortOfSklearn) {
   EXPECT_NEAR(average_precision(s, y), 0.3526991721728564, 1e-12);
 }
 
-TEST(Metrics, UndefinedIsNaN) {
+TEST(TrainMetrics, UndefinedIsNaN) {
   const std::vector<float> ones{1, 1, 1}, zeros{0, 0, 0}, s{0.2f, 0.5f, 0.9f};
   EXPECT_TRUE(std::isnan(roc_auc(s, ones)));
   EXPECT_TRUE(std::isnan(roc_auc(s, zeros)));
@@ -76,7 +76,7 @@ TEST(Metrics, UndefinedIsNaN) {
   EXPECT_THROW(roc_auc(s, short_labels), std::invalid_argument);
 }
 
-TEST(Metrics, BestF1Threshold) {
+TEST(TrainMetrics, BestF1Threshold) {
   // Cuts: {0.8} F1 2/3, {0.8, 0.4} 1/2, {0.8, 0.4, 0.35} 4/5, all 2/3 -> between 0.35 and 0.1.
   const std::vector<float> y{0, 0, 1, 1}, s{0.1f, 0.4f, 0.35f, 0.8f};
   const ThresholdChoice c = best_f1_threshold(s, y, 0.61);
@@ -110,7 +110,7 @@ std::vector<float> ramp_images(int segments, int h, int w) {
   return v;
 }
 
-TEST(Augment, OffLeavesImagesAlone) {
+TEST(TrainAugment, OffLeavesImagesAlone) {
   auto images = ramp_images(2, 224, 224);
   const auto before = images;
   std::mt19937_64 rng(1);
@@ -121,7 +121,7 @@ TEST(Augment, OffLeavesImagesAlone) {
   EXPECT_EQ(images, before);
 }
 
-TEST(Augment, AllFourOnEverySegment) {
+TEST(TrainAugment, AllFourOnEverySegment) {
   const int s = 3, h = 224, w = 224;
   auto images = ramp_images(s, h, w);
   const auto before = images;
@@ -166,7 +166,7 @@ TEST(Augment, AllFourOnEverySegment) {
   EXPECT_EQ(again, images);
 }
 
-TEST(Augment, EachWithItsProbability) {
+TEST(TrainAugment, EachWithItsProbability) {
   AugmentOptions opts;  // p = 0.1
   std::mt19937_64 rng(3);
   std::vector<float> tiny(16 * 16, 0.5f);
@@ -189,7 +189,7 @@ TEST(Augment, EachWithItsProbability) {
 
 // --- batches, seeds, schedule --------------------------------------------------------------
 
-TEST(Batches, ShuffledCoverEveryBagOnce) {
+TEST(TrainBatches, ShuffledCoverEveryBagOnce) {
   std::mt19937_64 rng(epoch_seed(42, 1));
   const auto batches = shuffled_batches(37, 16, rng);
   ASSERT_EQ(batches.size(), 3u);
@@ -208,7 +208,7 @@ TEST(Batches, ShuffledCoverEveryBagOnce) {
   EXPECT_EQ(seq[2], std::vector<std::size_t>{4});
 }
 
-TEST(Schedule, CosineAnnealingAsPyTorch) {
+TEST(TrainSchedule, CosineAnnealingAsPyTorch) {
   // torch.optim.lr_scheduler.CosineAnnealingLR(AdamW(lr=1e-4), T_max=30, eta_min=1e-6),
   // lr of epochs 0, 1, 7, 15, 29 (stepped once per epoch), printed by PyTorch 1.13.
   const std::vector<std::pair<int, double>> expected{
@@ -218,7 +218,7 @@ TEST(Schedule, CosineAnnealingAsPyTorch) {
 
 // --- plots, options ------------------------------------------------------------------------
 
-TEST(Plots, SvgDocuments) {
+TEST(TrainPlots, SvgDocuments) {
   const std::vector<float> y{0, 0, 1, 1}, s{0.1f, 0.4f, 0.35f, 0.8f};
   const std::string roc = roc_svg("val <&>", roc_curve(s, y), roc_auc(s, y));
   EXPECT_TRUE(roc.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
@@ -237,7 +237,7 @@ TEST(Plots, SvgDocuments) {
   EXPECT_NE(curves.find("<circle"), std::string::npos);  // the isolated val-loss point
 }
 
-TEST(TrainOptionsCheck, Validate) {
+TEST(TrainOptionsValidate, Validate) {
   TrainOptions o;
   EXPECT_THROW(o.Validate(), ConfigError);  // CSVs and out dir are required
   o.train_csv = "t.csv";
