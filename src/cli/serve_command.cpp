@@ -1,10 +1,12 @@
 // `coughkit serve`: the HTTP service (src/server/). This file only maps flags and
 // COUGHKIT_* environment variables to a ServerConfig and errors to exit codes.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "common/error.h"
+#include "detection/default_model.h"
 #include "server/app.h"
 
 namespace coughkit::cli {
@@ -17,6 +19,17 @@ struct ServeArgs {
 
 int run_serve(ServeArgs& args) {
   args.config.max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024);
+  auto& model_path = args.config.detector.model_path;
+  if (model_path.empty()) {
+    const auto found = detection::find_default_model();
+    if (!found) {
+      spdlog::error("no --model given and the default model ({}) was not found; looked in: {}",
+                    detection::kDefaultModelFile, fmt::join(detection::default_model_candidates(), ", "));
+      return kExitUsage;
+    }
+    model_path = *found;
+    spdlog::info("model: {} (the bundled default; --model picks another)", model_path);
+  }
   try {
     server::run_server(args.config);
   } catch (const ConfigError& e) {
@@ -44,8 +57,8 @@ CommandRunner register_serve(CLI::App& app) {
       "finish, new ones are refused, then the server exits 0. Every flag can also be set by the environment\n"
       "variable shown. Uploads are never written to disk unless --save-uploads is given.\n"
       "Example: coughkit serve --model models/coughkit_default.onnx --port 8080 --cors-origin '*'");
-  cmd->add_option("--model,-m", c.detector.model_path, "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint")
-      ->required()
+  cmd->add_option("--model,-m", c.detector.model_path, "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint (default: the bundled "
+                  "models/coughkit_default.onnx, a demonstration model; see models/README.md)")
       ->envname("COUGHKIT_MODEL");
   cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0 = every interface)")
       ->envname("COUGHKIT_HOST")

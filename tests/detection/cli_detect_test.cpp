@@ -57,11 +57,30 @@ TEST(CliDetect, BadModelsAndFlagsSayWhat) {
   auto r = run_cli("detect --model /nonexistent.onnx " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("/nonexistent.onnx"), std::string::npos) << r.output;
-  r = run_cli("detect " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
-  EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
   r = run_cli("detect --threshold 2 " + model_flag() + " x.wav");
   EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
+// Without --model, detect runs the bundled default model found relative to the binary; a binary with no
+// models/ beside it (and none in the working directory) says so and asks for --model.
+TEST(CliDetect, WithoutModelUsesTheBundledDefaultOrSaysWhatIsMissing) {
+  const auto default_model = testing::cli_path().parent_path() / ".." / ".." / "models" / "coughkit_default.onnx";
+  if (std::filesystem::exists(default_model)) {
+    const auto r = testing::run_command("env -u COUGHKIT_MODEL " + testing::cli_path().string() + " --log-level info detect --json " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("coughkit_default.onnx"), std::string::npos) << r.output;
+    EXPECT_EQ(json_lines(r.output).size(), 1u) << r.output;
+  }
+  // A copy of the binary two levels deep in a scratch dir, run from there: no default model anywhere it looks.
+  const auto dir = testing::scratch_dir();
+  std::filesystem::create_directories(dir / "a" / "bin");
+  const auto copy = dir / "a" / "bin" / "coughkit";
+  std::filesystem::copy_file(testing::cli_path(), copy, std::filesystem::copy_options::overwrite_existing);
+  const auto r = testing::run_command("cd " + quoted(dir) + " && " + "env -u COUGHKIT_MODEL " + quoted(copy) + " detect " +
+                                      quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("coughkit_default.onnx"), std::string::npos) << r.output;
 }
 
 TEST(CliBench, PrintsOneJsonObjectWithTheLatencyFields) {

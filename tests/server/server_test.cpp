@@ -629,6 +629,22 @@ TEST(ServerFlags, BadModelExits3AndBadFlagsExit2) {
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
 
+// Like detect, serve without --model runs the bundled default model (found relative to the binary).
+TEST(ServerFlags, WithoutModelServesTheBundledDefault) {
+  if (!std::filesystem::exists(testing::cli_path().parent_path() / ".." / ".." / "models" / "coughkit_default.onnx"))
+    GTEST_SKIP() << "no models/coughkit_default.onnx beside this build";
+  const auto dir = testing::scratch_dir();
+  ServerProcess server({"--threads", "1"}, dir / "default_model.log");
+  ASSERT_TRUE(server.wait_ready()) << server.log();
+  auto c = server.client();
+  const auto model = parse(c.Get("/v1/model"));
+  EXPECT_EQ(model.value("model_file", ""), "coughkit_default.onnx") << model.dump();
+  const auto res = c.Post("/v1/detect", audio_bytes("wav_s16_16k_mono_silence.wav"), "application/octet-stream");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(ServerFlags, PortInUseExits1) {
   auto first = start("port_in_use_first");
   const auto dir = testing::scratch_dir();
