@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/maxpool_avx2.h"
+#include "model/winograd_avx2.h"
 
 namespace coughkit::model {
 
@@ -288,6 +290,7 @@ struct PoolKernel::Plan {
   dnnl::pooling_forward prim;
   memory::desc dst_md;
   Shape out_shape;
+  std::optional<MaxPoolProblem> own_maxpool;  // set: maxpool_avx2 runs it instead of oneDNN
 };
 
 RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
@@ -315,16 +318,29 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
     memory::desc dst_any(to_dims(plan->out_shape), dt::f32, tag::any);
     dnnl::pooling_forward::desc pdsc(dnnl::prop_kind::forward_inference, alg, xmd, dst_any, to_dims(strides),
                                      to_dims(kernel), {pads[0], pads[1]}, {pads[2], pads[3]});
-    dnnl::pooling_forward::primitive_desc pd(pdsc, ctx.engine());
-    plan->prim = dnnl::pooling_forward(pd);
-    plan->dst_md = pd.dst_desc();
+    const memory::desc blocked8(to_dims(x.shape), dt::f32, tag::nChw8c);
+    if (alg == dnnl::algorithm::pooling_max && x.shape[1] % 8 == 0 && xmd == blocked8 && pads[0] < kernel[0] && pads[1] < kernel[1] &&
+        pads[2] < kernel[0] && pads[3] < kernel[1] && cpu_has_avx2()) {
+      plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          oh,     ow,
+                                         kernel[0],  kernel[1],  strides[0], strides[1], pads[0], pads[1]};
+      plan->dst_md = memory::desc(to_dims(plan->out_shape), dt::f32, tag::nChw8c);
+    } else {
+      dnnl::pooling_forward::primitive_desc pd(pdsc, ctx.engine());
+      plan->prim = dnnl::pooling_forward(pd);
+      plan->dst_md = pd.dst_desc();
+    }
     it = plans_.emplace(key, std::move(plan)).first;
   }
   Plan& plan = *it->second;
   std::shared_ptr<void> dst = ctx.pool().get(plan.dst_md.get_size());
-  plan.prim.execute(ctx.stream(), {{DNNL_ARG_SRC, make_memory(xmd, ctx.engine(), xptr)},
-                                   {DNNL_ARG_DST, memory(plan.dst_md, ctx.engine(), dst.get())}});
-  ctx.stream().wait();
+  if (plan.own_maxpool) {
+    maxpool_run_avx2(*plan.own_maxpool, static_cast<const float*>(xptr), static_cast<float*>(dst.get()),
+                     omp_get_max_threads());
+  } else {
+    plan.prim.execute(ctx.stream(), {{DNNL_ARG_SRC, make_memory(xmd, ctx.engine(), xptr)},
+                                     {DNNL_ARG_DST, memory(plan.dst_md, ctx.engine(), dst.get())}});
+    ctx.stream().wait();
+  }
   RtValue out;
   out.shape = plan.out_shape;
   out.md = plan.dst_md;

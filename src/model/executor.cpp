@@ -2,7 +2,10 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "common/error.h"
@@ -127,10 +130,20 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     v.shape = inputs[k].shape;
     vals[g.inputs[k].value] = std::move(v);
   }
+  // COUGHKIT_PROFILE_NODES=1: one line per node and run on stderr ("profile OP NAME OUTPUT_SHAPE MS"),
+  // for finding where the time goes (bench/README.md).
+  static const bool profile = std::getenv("COUGHKIT_PROFILE_NODES") != nullptr;
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     try {
+      const auto t0 = std::chrono::steady_clock::now();
       m.run_node(i, vals);
+      if (profile) {
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        const int out = n.outputs.empty() ? -1 : n.outputs[0];
+        std::fprintf(stderr, "profile %s %s %s %.3f\n", n.op.c_str(), n.name.c_str(),
+                     out >= 0 ? shape_str(vals[out].shape).c_str() : "-", ms);
+      }
     } catch (const InputError& e) {
       throw InputError(n.label() + ": " + e.what());
     } catch (const dnnl::error& e) {

@@ -132,6 +132,56 @@ TEST(OpPool, MaxPool3x3Stride2Pad1OddSize) {
   expect_close(out[0], {1, 2, 3, 3}, want);
 }
 
+// Max pooling of a convolution's output: the input arrives in oneDNN's nChw8c layout and
+// runs through coughkit's own AVX2 loop (maxpool_avx2.h) where the CPU has AVX2. The
+// convolution has no ReLU, so windows of negative values check that padding never wins.
+struct MaxPoolCase {
+  Shape x;  // conv input; the conv (3x3, pad 1, 16 output channels) keeps H and W
+  std::vector<std::int64_t> kernel, strides, pads;
+};
+
+class OpMaxPoolBlockedTest : public ::testing::TestWithParam<MaxPoolCase> {};
+
+TEST_P(OpMaxPoolBlockedTest, MatchesNaiveMaxOverRealPixels) {
+  const MaxPoolCase& c = GetParam();
+  Tensor x = tensor_f(c.x, random_floats(static_cast<std::size_t>(model::shape_numel(c.x)), 31));
+  Tensor w = tensor_f({16, c.x[1], 3, 3}, random_floats(static_cast<std::size_t>(16 * c.x[1] * 9), 32));
+  Shape cs;
+  auto conv = reference_conv(x, w, nullptr, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, cs);
+  const std::int64_t n = cs[0], ch = cs[1], h = cs[2], wd = cs[3];
+  const std::int64_t oh = (h + c.pads[0] + c.pads[2] - c.kernel[0]) / c.strides[0] + 1;
+  const std::int64_t ow = (wd + c.pads[1] + c.pads[3] - c.kernel[1]) / c.strides[1] + 1;
+  std::vector<float> want;
+  for (std::int64_t i = 0; i < n * ch; ++i)
+    for (std::int64_t oy = 0; oy < oh; ++oy)
+      for (std::int64_t ox = 0; ox < ow; ++ox) {
+        float m = -INFINITY;
+        for (std::int64_t ky = 0; ky < c.kernel[0]; ++ky)
+          for (std::int64_t kx = 0; kx < c.kernel[1]; ++kx) {
+            const std::int64_t iy = oy * c.strides[0] - c.pads[0] + ky, ix = ox * c.strides[1] - c.pads[1] + kx;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < wd) m = std::max(m, conv[static_cast<std::size_t>((i * h + iy) * wd + ix)]);
+          }
+        want.push_back(m);
+      }
+  for (int threads : {1, 2}) {
+    ModelBuilder m;
+    m.input("x", x).constant("w", w);
+    m.node("Conv", {"x", "w"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("kernel_shape", {3, 3})});
+    m.node("MaxPool", {"c"}, {"y"},
+           {attr_ints("kernel_shape", c.kernel), attr_ints("strides", c.strides), attr_ints("pads", c.pads)})
+        .output("y");
+    expect_close(m.run(ExecutorOptions{threads, 0})[0], {n, ch, oh, ow}, want);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, OpMaxPoolBlockedTest,
+    ::testing::Values(MaxPoolCase{{2, 3, 11, 9}, {3, 3}, {2, 2}, {1, 1, 1, 1}},  // ResNet's stem pool, odd sizes
+                      MaxPoolCase{{1, 8, 8, 8}, {2, 2}, {2, 2}, {0, 0, 0, 0}},
+                      MaxPoolCase{{3, 4, 7, 6}, {3, 3}, {1, 1}, {0, 1, 2, 1}},   // asymmetric pads
+                      MaxPoolCase{{1, 2, 9, 10}, {5, 3}, {2, 3}, {2, 1, 1, 0}},  // rectangular kernel and strides
+                      MaxPoolCase{{2, 5, 1, 1}, {3, 3}, {2, 2}, {1, 1, 1, 1}}));  // 1x1 image: one real pixel per window
+
 TEST(OpPool, AveragePoolPaddingCountedOrNot) {
   Tensor x = tensor_f({1, 1, 2, 2}, {1, 2, 3, 4});
   auto attrs = [](int include) {
