@@ -61,7 +61,12 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{{1, 1, 1, 1}, {2, 1, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},  // 1x1 image
                       // Winograd-eligible, partial tiles and asymmetric pads
                       ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {1, 1}, {0, 1, 2, 1}, {1, 1}, 1, true},
-                      ConvCase{{1, 8, 2, 3}, {8, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true}));
+                      ConvCase{{1, 8, 2, 3}, {8, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+                      // Strided, multiples of 8 channels (ResNet's stride-2 3x3 layers), with odd sizes,
+                      // asymmetric pads, rectangular kernels and unequal strides
+                      ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true},
+                      ConvCase{{2, 8, 12, 9}, {16, 8, 5, 3}, {2, 3}, {2, 0, 1, 1}, {1, 1}, 1, false},
+                      ConvCase{{1, 8, 2, 2}, {8, 8, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true}));
 
 // Conv -> BatchNormalization -> Add(residual) -> Relu: folded and fused into one primitive.
 TEST(OpFusedConv, BatchNormResidualReluMatchesUnfusedMath) {
@@ -111,6 +116,27 @@ TEST(OpFusedConv, ResidualFromAnotherConvolution) {
   expect_close(out[1], s1, r);
   auto y = reference_conv(tensor_f(s1, r), w3, nullptr, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, s3);
   expect_close(out[0], s3, y);
+}
+
+// A strided convolution with bias and a residual summed before the ReLU (fused post-ops
+// on a stride-2 layer; ResNet's own stride-2 layers have no residual).
+TEST(OpFusedConv, StridedConvolutionWithResidualAndRelu) {
+  Tensor x = tensor_f({2, 8, 9, 7}, random_floats(2 * 8 * 63, 41));
+  Tensor w = tensor_f({16, 8, 3, 3}, random_floats(16 * 8 * 9, 42));
+  Tensor b = tensor_f({16}, random_floats(16, 43));
+  Shape s;
+  auto conv = reference_conv(x, w, &b, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, s);
+  Tensor r = tensor_f(s, random_floats(conv.size(), 44));
+  std::vector<float> want(conv.size());
+  for (std::size_t i = 0; i < conv.size(); ++i) want[i] = std::max(0.f, conv[i] + r.data<float>()[i]);
+  for (int threads : {1, 2}) {
+    ModelBuilder m;
+    m.input("x", x).input("r", r).constant("w", w).constant("b", b);
+    m.node("Conv", {"x", "w", "b"}, {"c"}, {attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})});
+    m.node("Add", {"c", "r"}, {"s"});
+    m.node("Relu", {"s"}, {"y"}).output("y");
+    expect_close(m.run(ExecutorOptions{threads, 2})[0], s, want);
+  }
 }
 
 TEST(OpPool, MaxPool3x3Stride2Pad1OddSize) {
