@@ -13,7 +13,6 @@
 #include "common/bounded_queue.h"
 #include "common/error.h"
 #include "detection/detection_json.h"
-#include "detection/default_model.h"
 #include "detection/detector.h"
 
 namespace coughkit::cli {
@@ -53,16 +52,7 @@ void print_table_row(const detection::Detection& d) {
 
 int run_detect(const DetectArgs& args) {
   std::string model_path = args.model;
-  if (model_path.empty()) {
-    const auto found = detection::find_default_model();
-    if (!found) {
-      spdlog::error("no --model given and the default model ({}) was not found; looked in: {}",
-                    detection::kDefaultModelFile, fmt::join(detection::default_model_candidates(), ", "));
-      return kExitUsage;
-    }
-    model_path = *found;
-    spdlog::info("model: {} (the bundled default; --model picks another)", model_path);
-  }
+  if (!resolve_default_model(model_path)) return kExitUsage;
   detection::DetectorConfig config{.model_path = model_path, .engine = args.engine, .threshold = args.threshold,
                                    .highpass_hz = args.highpass_hz, .backend = args.backend};
   std::unique_ptr<detection::Detector> detector;

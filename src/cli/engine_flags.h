@@ -3,7 +3,11 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
+#include "detection/default_model.h"
 #include "model/engine.h"
 
 namespace coughkit::cli {
@@ -28,6 +32,21 @@ inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options, std::
       ->envname("COUGHKIT_BACKEND")
       ->check(CLI::IsMember({"engine", "torch"}))
       ->capture_default_str();
+}
+
+// An empty --model means the bundled default model (detect, serve): fills it in and says so.
+// False, with the reason logged, when there is none to be found (a usage error).
+inline bool resolve_default_model(std::string& model_path) {
+  if (!model_path.empty()) return true;
+  const auto found = detection::find_default_model();
+  if (!found) {
+    spdlog::error("no --model given and the default model ({}) was not found; looked in: {}",
+                  detection::kDefaultModelFile, fmt::join(detection::default_model_candidates(), ", "));
+    return false;
+  }
+  model_path = *found;
+  spdlog::info("model: {} (the bundled default; --model picks another)", model_path);
+  return true;
 }
 
 }  // namespace coughkit::cli

@@ -6,7 +6,6 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "common/error.h"
-#include "detection/default_model.h"
 #include "server/app.h"
 
 namespace coughkit::cli {
@@ -20,16 +19,7 @@ struct ServeArgs {
 int run_serve(ServeArgs& args) {
   args.config.max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024);
   auto& model_path = args.config.detector.model_path;
-  if (model_path.empty()) {
-    const auto found = detection::find_default_model();
-    if (!found) {
-      spdlog::error("no --model given and the default model ({}) was not found; looked in: {}",
-                    detection::kDefaultModelFile, fmt::join(detection::default_model_candidates(), ", "));
-      return kExitUsage;
-    }
-    model_path = *found;
-    spdlog::info("model: {} (the bundled default; --model picks another)", model_path);
-  }
+  if (!resolve_default_model(model_path)) return kExitUsage;
   try {
     server::run_server(args.config);
   } catch (const ConfigError& e) {
