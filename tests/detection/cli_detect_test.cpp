@@ -12,19 +12,12 @@
 namespace coughkit {
 namespace {
 
+using testing::json_lines;
 using testing::quoted;
 using testing::run_cli;
 
 std::string model_flag() { return "--model " + quoted(testing::model_fixture_dir() / "attnmil_op14_bn.onnx"); }
 std::filesystem::path ref_audio(const std::string& name) { return testing::reference_dir() / "audio" / name; }
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line.front() == '{') lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
 
 TEST(CliDetect, JsonLinesOnePerFileInInputOrderAndBadFilesSkipped) {
   const auto dir = testing::scratch_dir();

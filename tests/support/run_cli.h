@@ -5,7 +5,11 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "support/test_data.h"
 
@@ -29,6 +33,15 @@ inline RunResult run_command(const std::string& command) {
 }
 
 inline RunResult run_cli(const std::string& args) { return run_command(cli_path().string() + " " + args); }
+
+// The JSON objects of a command's output (`--json` lines), skipping log lines.
+inline std::vector<nlohmann::json> json_lines(const std::string& output) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line.front() == '{') lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
 
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 

@@ -12,18 +12,11 @@ namespace coughkit {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::json_lines;
 using testing::quoted;
 using testing::run_cli;
 
 fs::path fixture(const char* name) { return fs::path(COUGHKIT_TORCH_MODEL_DIR) / name; }
-
-std::vector<nlohmann::json> json_lines(const std::string& output) {
-  std::vector<nlohmann::json> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && line.front() == '{') lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
 
 TEST(TorchCli, TheProgramDoesNotLinkLibTorch) {
   const auto r = testing::run_command("ldd " + quoted(testing::cli_path()));
