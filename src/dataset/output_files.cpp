@@ -1,20 +1,15 @@
 #include "dataset/output_files.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "io/atomic_file.h"
 
 namespace coughkit::dataset {
 namespace {
@@ -90,24 +85,10 @@ std::string labels_csv(const std::vector<LabelRow>& rows) {
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes) {
-  static std::atomic<unsigned> counter{0};
-  const auto tmp = path.parent_path() /
-                   fmt::format(".{}.tmp-{}-{}", path.filename().string(), ::getpid(), counter.fetch_add(1));
-  {
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw InputError(fmt::format("{}: cannot write: {}", tmp.string(), std::strerror(errno)));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) {
-      std::filesystem::remove(tmp);
-      throw InputError(fmt::format("{}: write failed (disk full?)", tmp.string()));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    throw InputError(fmt::format("{}: cannot rename into place: {}", path.string(), ec.message()));
+  try {
+    io::write_file_atomically(path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw InputError(e.what());
   }
 }
 

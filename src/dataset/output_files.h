@@ -25,8 +25,8 @@ struct LabelRow {
 };
 std::string labels_csv(const std::vector<LabelRow>& rows);
 
-// Writes `bytes` to `path` through a temp file in the same directory and a rename.
-// Throws InputError naming the path on failure.
+// io::write_file_atomically, with failures as InputError (the dataset directory is the
+// user's to fix).
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 // The whole file; throws InputError when it cannot be read.

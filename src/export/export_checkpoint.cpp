@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <stdexcept>
 
@@ -13,6 +12,7 @@
 
 #include "common/error.h"
 #include "export/attnmil_onnx.h"
+#include "io/atomic_file.h"
 
 namespace coughkit::exporter {
 namespace {
@@ -40,19 +40,6 @@ Probe make_probe() {
   // The padded segment is all-zero model input (PIPELINE.md section 5).
   std::fill(p.input.end() - static_cast<std::ptrdiff_t>(model::kSegmentValues), p.input.end(), 0.0f);
   return p;
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw InputError(path + ": cannot create the output file");
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw InputError(path + ": cannot write the output file (disk full?)");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw InputError(path + ": cannot rename the temporary file: " + ec.message());
 }
 
 }  // namespace
@@ -117,7 +104,11 @@ ExportReport export_checkpoint(const ExportRequest& request) {
 
   const std::string bytes = checkpoint_onnx_bytes(report.source, request.opset, request.fp16, request.overrides);
   check_onnx_model(bytes, request.out);
-  write_file(request.out, bytes);
+  try {
+    io::write_file_atomically(request.out, bytes);
+  } catch (const std::runtime_error& e) {
+    throw InputError(e.what());  // an unwritable --out is the caller's input to fix
+  }
   report.bytes = bytes.size();
 
   // Parity gate: run what was written (read back from disk) against the checkpoint.

@@ -1,7 +1,5 @@
 #include "features/feature_cache.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +18,7 @@
 #include "audio/decoder.h"
 #include "common/error.h"
 #include "common/half.h"
+#include "io/atomic_file.h"
 #include "io/npy.h"
 
 namespace coughkit::features {
@@ -40,25 +39,6 @@ std::uint64_t fnv1a64(const std::string& s) {
     h *= 1099511628211ull;
   }
   return h;
-}
-
-void write_text_atomically(const fs::path& path, const std::string& text) {
-  static std::atomic<unsigned long> counter{0};
-  auto tmp = path;
-  tmp += fmt::format(".tmp.{}.{}", static_cast<long>(::getpid()), counter.fetch_add(1));
-  try {
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) throw std::runtime_error(fmt::format("cannot write {}", tmp.string()));
-      out << text;
-      if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {} (disk full?)", tmp.string()));
-    }
-    fs::rename(tmp, path);
-  } catch (...) {
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw;
-  }
 }
 
 nlohmann::json cache_info(const PreprocessConfig& config) {
@@ -144,7 +124,7 @@ FeatureCache::FeatureCache(std::string dir, const PreprocessConfig& config) : di
                                    "cache; choose a new or empty directory",
                                    dir_, kInfoFile));
   }
-  write_text_atomically(info_path, expected.dump(2) + "\n");
+  io::write_file_atomically(info_path, expected.dump(2) + "\n");
 }
 
 std::string FeatureCache::entry_path(const std::string& file_path) const {
@@ -369,7 +349,7 @@ PrecomputeReport precompute_items(const std::vector<PrecomputeItem>& items, cons
   };
   for (const auto& f : report.failures)
     j["failures"].push_back({{"file_path", f.file_path}, {"audio_path", f.audio_path}, {"error", f.error}});
-  write_text_atomically(fs::path(cache.dir()) / kReportFile, j.dump(2) + "\n");
+  io::write_file_atomically(fs::path(cache.dir()) / kReportFile, j.dump(2) + "\n");
   return report;
 }
 

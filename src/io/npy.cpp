@@ -1,8 +1,5 @@
 #include "io/npy.h"
 
-#include <unistd.h>
-
-#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -14,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/half.h"
+#include "io/atomic_file.h"
 
 namespace coughkit::io {
 namespace {
@@ -54,25 +52,9 @@ std::string make_preamble(const std::string& descr, const std::vector<std::size_
   return out + header;
 }
 
-// Writes preamble + data to a temporary beside `path` and renames it into place.
-void write_atomically(const std::filesystem::path& path, const std::string& preamble, const void* data, std::size_t bytes) {
-  static std::atomic<unsigned long> counter{0};
-  auto tmp = path;
-  tmp += fmt::format(".tmp.{}.{}", static_cast<long>(::getpid()), counter.fetch_add(1));
-  try {
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) throw std::runtime_error(fmt::format("cannot write {}", tmp.string()));
-      out.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
-      out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
-      if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {} (disk full?)", tmp.string()));
-    }
-    std::filesystem::rename(tmp, path);
-  } catch (...) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
+template <class T>
+std::string_view as_bytes_view(std::span<const T> data) {
+  return {reinterpret_cast<const char*>(data.data()), data.size_bytes()};
 }
 
 std::size_t skip_spaces(const std::string& s, std::size_t pos) {
@@ -178,7 +160,7 @@ void write_npy(const std::filesystem::path& path, std::span<const float> data,
   const std::size_t count = shape_count(shape);
   if (count != data.size())
     throw std::invalid_argument(fmt::format("write_npy: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
-  write_atomically(path, make_preamble("<f4", shape, ""), data.data(), data.size_bytes());
+  write_file_atomically(path, {make_preamble("<f4", shape, ""), as_bytes_view(data)});
 }
 
 void write_npy_half(const std::filesystem::path& path, std::span<const std::uint16_t> data,
@@ -188,7 +170,7 @@ void write_npy_half(const std::filesystem::path& path, std::span<const std::uint
     throw std::invalid_argument(fmt::format("write_npy_half: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
   for (const char c : comment)
     if (c < 0x20 || c > 0x7e) throw std::invalid_argument("write_npy_half: the comment must be one line of printable ASCII");
-  write_atomically(path, make_preamble("<f2", shape, comment), data.data(), data.size_bytes());
+  write_file_atomically(path, {make_preamble("<f2", shape, comment), as_bytes_view(data)});
 }
 
 NpyHeader read_npy_header(const std::filesystem::path& path) {

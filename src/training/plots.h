@@ -37,7 +37,4 @@ std::string pr_svg(const std::string& split, const Curve& pr, double ap, double 
 std::string training_curves_svg(const std::vector<double>& epochs, const std::vector<double>& train_loss,
                                 const std::vector<double>& val_loss, const std::vector<double>& val_auc);
 
-// Writes text to a file (temporary + rename). Throws std::runtime_error on I/O errors.
-void write_text_file(const std::string& path, const std::string& text);
-
 }  // namespace coughkit::training

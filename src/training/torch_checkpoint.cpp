@@ -1,9 +1,6 @@
 #include "training/torch_checkpoint.h"
 
-#include <unistd.h>
-
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +13,7 @@
 
 #include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
+#include "io/atomic_file.h"
 
 namespace coughkit::training {
 namespace {
@@ -107,22 +105,13 @@ void save_checkpoint(const std::string& path, AttnMILResNet& model, const Checkp
 
   // Temporary file next to the target, then rename: a crash mid-write never leaves a
   // truncated checkpoint under the real name.
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  try {
-    write_archive(tmp, root);
-  } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot write checkpoint {}: {}", path, e.what_without_backtrace()));
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", tmp, path, ec.message()));
-  }
+  io::replace_file_atomically(path, [&](const std::filesystem::path& tmp) {
+    try {
+      write_archive(tmp.string(), root);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(fmt::format("cannot write checkpoint {}: {}", path, e.what_without_backtrace()));
+    }
+  });
 }
 
 AttnMILResNet model_from_checkpoint(const checkpoint::Checkpoint& ckpt, double dropout) {

@@ -174,6 +174,13 @@ TEST(Export, RefusesBadInputsWithoutWritingAFile) {
   r = testing::run_cli(fmt::format("export -c {} -o {} --opset 10", testing::quoted(fixture("full.pth")), testing::quoted(out)));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_FALSE(fs::exists(out));
+  // An output directory that does not exist: an input error naming the file, nothing left.
+  const auto nowhere = testing::scratch_dir() / "no_such_dir" / "model.onnx";
+  r = testing::run_cli(fmt::format("export -c {} -o {}", testing::quoted(fixture("full.pth")), testing::quoted(nowhere)));
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find(nowhere.string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("No such file or directory"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(nowhere.parent_path()));
 }
 
 TEST(Compare, GoldenModelAsOnnxFp16OnnxAndCheckpoint) {
