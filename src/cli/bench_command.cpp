@@ -28,13 +28,7 @@ int run_bench(const BenchArgs& args) {
                   args.backend);
     return kExitUsage;
   }
-  std::unique_ptr<model::Engine> engine;
-  try {
-    engine = detection::Detector::load_model_engine(args.model, args.engine);
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  }
+  const auto engine = detection::Detector::load_model_engine(args.model, args.engine);
   const auto result = model::bench_engine(*engine, args.segments, args.repeat, args.warmup);
   std::printf("%s\n", result.ToJson().c_str());
   return kExitOk;

@@ -101,17 +101,8 @@ int run_compare(CompareArgs& args) {
       std::error_code ec;
       m.size_mb = static_cast<double>(std::filesystem::file_size(path, ec)) / 1e6;
       const auto t0 = std::chrono::steady_clock::now();
-      try {
-        m.detector = detection::Detector::create(
-            {.model_path = path, .engine = args.engine, .threshold = args.threshold, .highpass_hz = std::nullopt,
-             .backend = backend});
-      } catch (const InputError& e) {
-        spdlog::error("{}", e.what());
-        return kExitInput;
-      } catch (const ConfigError& e) {
-        spdlog::error("{}", e.what());
-        return kExitUsage;
-      }
+      m.detector = detection::Detector::create({.model_path = path, .engine = args.engine, .threshold = args.threshold,
+                                                .highpass_hz = std::nullopt, .backend = backend});
       m.load_ms = ms_since(t0);
       models.push_back(std::move(m));
     }

@@ -55,16 +55,7 @@ int run_detect(const DetectArgs& args) {
   if (!resolve_default_model(model_path)) return kExitUsage;
   detection::DetectorConfig config{.model_path = model_path, .engine = args.engine, .threshold = args.threshold,
                                    .highpass_hz = args.highpass_hz, .backend = args.backend};
-  std::unique_ptr<detection::Detector> detector;
-  try {
-    detector = detection::Detector::create(config);
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return kExitUsage;
-  }
+  const std::unique_ptr<detection::Detector> detector = detection::Detector::create(config);
   spdlog::debug("{}", detector->preprocess_config().ToString());
 
   BoundedQueue<Prepared> queue(2);  // two files ahead of inference is enough to hide decoding

@@ -20,13 +20,7 @@ struct ExportArgs {
 
 int run_export(ExportArgs& args) {
   args.request.overrides = {.threshold = args.threshold, .highpass_hz = args.highpass_hz};
-  exporter::ExportReport report;
-  try {
-    report = exporter::export_checkpoint(args.request);
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  }
+  const exporter::ExportReport report = exporter::export_checkpoint(args.request);
   if (args.json) {
     std::printf("%s\n", report.ToJson().c_str());
     return kExitOk;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "common/error.h"
 #include "common/version.h"
 
 int main(int argc, char** argv) {
@@ -61,8 +62,16 @@ int main(int argc, char** argv) {
 
   for (auto& [sub, run] : runners) {
     if (sub->parsed()) {
+      // The one place where the library's error types become exit codes: commands let
+      // them through unless they carry on (one bad file among many) or clean up first.
       try {
         return run();
+      } catch (const coughkit::ConfigError& e) {
+        spdlog::error("{}", e.what());
+        return kExitUsage;
+      } catch (const coughkit::InputError& e) {
+        spdlog::error("{}", e.what());
+        return kExitInput;
       } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return kExitInternal;

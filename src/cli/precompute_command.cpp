@@ -27,34 +27,23 @@ int run_precompute(const PrecomputeArgs& args) {
   config.condition.highpass_hz = args.highpass_hz;
 
   std::vector<features::PrecomputeItem> items;
-  try {
-    for (const auto& csv : args.csvs) {
-      // Relative file_paths are relative to --base-dir, else to the CSV's own directory.
-      std::string base = args.base_dir;
-      if (base.empty()) {
-        base = std::filesystem::path(csv).parent_path().string();
-        if (base.empty()) base = ".";
-      }
-      const auto rows = features::read_labels_csv(csv);
-      spdlog::info("{}: {} rows (audio under {})", csv, rows.size(), base);
-      for (const auto& row : rows) items.push_back({row.file_path, features::resolve_audio_path(base, row.file_path)});
+  for (const auto& csv : args.csvs) {
+    // Relative file_paths are relative to --base-dir, else to the CSV's own directory.
+    std::string base = args.base_dir;
+    if (base.empty()) {
+      base = std::filesystem::path(csv).parent_path().string();
+      if (base.empty()) base = ".";
     }
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
+    const auto rows = features::read_labels_csv(csv);
+    spdlog::info("{}: {} rows (audio under {})", csv, rows.size(), base);
+    for (const auto& row : rows) items.push_back({row.file_path, features::resolve_audio_path(base, row.file_path)});
   }
 
-  std::optional<features::FeatureCache> cache;
-  try {
-    cache.emplace(args.cache, config);
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  }
+  features::FeatureCache cache(args.cache, config);
   const features::FeaturePipeline pipeline(config);
 
   ProgressBar bar("precompute", items.size());
-  const auto report = features::precompute_items(items, *cache, pipeline, args.threads, [&](const features::PrecomputeProgress& p) {
+  const auto report = features::precompute_items(items, cache, pipeline, args.threads, [&](const features::PrecomputeProgress& p) {
     // precompute_items calls this from one thread at a time.
     bar.clear();
     if (p.outcome == features::PrecomputeOutcome::kFailed) spdlog::error("{}", p.error);
@@ -66,10 +55,10 @@ int run_precompute(const PrecomputeArgs& args) {
   spdlog::info("precompute: {} computed, {} reused, {} failed of {} files{} in {:.1f} s ({:.2f} files/s); cache {}",
                report.computed, report.reused, report.failures.size(), report.total,
                report.duplicates ? fmt::format(" ({} duplicate rows skipped)", report.duplicates) : "", report.seconds,
-               rate, cache->dir());
+               rate, cache.dir());
   if (!report.failures.empty())
     spdlog::warn("{} file(s) failed and have no cache entry (listed in {}/precompute_report.json)",
-                 report.failures.size(), cache->dir());
+                 report.failures.size(), cache.dir());
   return report.failures.empty() ? kExitOk : kExitInput;
 }
 

@@ -20,15 +20,7 @@ int run_serve(ServeArgs& args) {
   args.config.max_upload_bytes = static_cast<std::size_t>(args.max_upload_mb * 1024 * 1024);
   auto& model_path = args.config.detector.model_path;
   if (!resolve_default_model(model_path)) return kExitUsage;
-  try {
-    server::run_server(args.config);
-  } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return kExitUsage;
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  }
+  server::run_server(args.config);
   return kExitOk;
 }
 

@@ -10,22 +10,8 @@ namespace coughkit::cli {
 namespace {
 
 int run_train(const training::TrainOptions& options) {
-  try {
-    options.Validate();
-  } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return kExitUsage;
-  }
-  const auto& module = training::torch_module();
-  try {
-    return module.train(options);
-  } catch (const ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return kExitUsage;
-  } catch (const InputError& e) {
-    spdlog::error("{}", e.what());
-    return kExitInput;
-  }
+  options.Validate();  // before loading LibTorch: a bad flag should not cost its start-up
+  return training::torch_module().train(options);
 }
 
 }  // namespace
