@@ -26,14 +26,11 @@ using ::testing::HasSubstr;
 using testing::quoted;
 using testing::run_cli;
 
-void put_le(std::string& b, std::uint64_t v, int nbytes) {
-  for (int i = 0; i < nbytes; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // 16-bit mono PCM WAV: a tone with noise bursts, different per seed.
 void write_wav(const fs::path& path, double seconds, int rate, std::uint64_t seed) {
   const auto frames = static_cast<std::size_t>(seconds * rate);
-  std::string data;
+  std::vector<std::int16_t> samples;
+  samples.reserve(frames);
   std::uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
   for (std::size_t i = 0; i < frames; ++i) {
     const double t = static_cast<double>(i) / rate;
@@ -41,23 +38,9 @@ void write_wav(const fs::path& path, double seconds, int rate, std::uint64_t see
     const double noise = static_cast<double>(s >> 11) / 9007199254740992.0 - 0.5;
     const double v = 0.3 * std::sin(2 * M_PI * (300.0 + 25.0 * static_cast<double>(seed)) * t) +
                      (std::fmod(t, 1.1) < 0.3 ? 0.6 : 0.02) * noise;
-    put_le(data, static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(v * 20000))), 2);
+    samples.push_back(static_cast<std::int16_t>(std::lround(v * 20000)));
   }
-  std::string b = "RIFF";
-  put_le(b, 36 + data.size(), 4);
-  b += "WAVEfmt ";
-  put_le(b, 16, 4);
-  put_le(b, 1, 2);
-  put_le(b, 1, 2);
-  put_le(b, static_cast<std::uint64_t>(rate), 4);
-  put_le(b, static_cast<std::uint64_t>(rate) * 2, 4);
-  put_le(b, 2, 2);
-  put_le(b, 16, 2);
-  b += "data";
-  put_le(b, data.size(), 4);
-  b += data;
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << b;
+  testing::write_wav_s16(path, samples, rate);
 }
 
 void write_text(const fs::path& path, const std::string& text) {

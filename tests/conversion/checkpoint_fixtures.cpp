@@ -38,22 +38,4 @@ ModelInput load_checkpoint_case(const nlohmann::json& c) {
   return in;
 }
 
-double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want, double rel) {
-  double worst = 0;
-  auto cmp = [&](const std::vector<float>& g, const char* name) {
-    const auto w = want.at(name).get<std::vector<double>>();
-    EXPECT_EQ(g.size(), w.size()) << name;
-    for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) {
-      const double d = std::abs(g[i] - w[i]) - rel * std::abs(w[i]);
-      worst = std::isnan(d) ? INFINITY : std::max(worst, d);
-      if (std::isinf(worst)) return;
-    }
-  };
-  cmp(got.bag_probability, "bag_probability");
-  cmp(got.bag_logit, "bag_logit");
-  cmp(got.segment_probabilities, "segment_probabilities");
-  cmp(got.segment_logits, "segment_logits");
-  return worst;
-}
-
 }  // namespace coughkit::testing

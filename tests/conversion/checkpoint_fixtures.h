@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/engine.h"
+#include "support/model_outputs.h"
 #include "support/run_cli.h"
 
 namespace coughkit::testing {
@@ -23,12 +24,6 @@ struct ModelInput {
   std::string mask_digits() const;  // "1110" for ort_run.js
 };
 ModelInput load_checkpoint_case(const nlohmann::json& c);
-
-// max (|got - want| - rel * |want|) over the four outputs against a manifest entry of
-// expected values: rel = 0 gives the max absolute difference; the tests check
-// |got - want| <= abs + rel * |want| (STYLE.md's fp32 OpTester rule, abs 1e-5, rel 1e-4),
-// since float32 accumulation over ResNet-18 moves a logit of 12 by a few 1e-5.
-double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want, double rel = 0.0);
 
 // Shell commands (node, python) run through support/run_cli.h's run_command.
 

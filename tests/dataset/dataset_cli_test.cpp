@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 using testing::quoted;
 using testing::run_cli;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -68,7 +61,7 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   const std::map<std::string, std::size_t> expected = {{"train", 12}, {"val", 4}, {"test", 4}};
   std::map<std::string, int> label_of;
   for (const auto& [split, count] : expected) {
-    const auto lines = lines_of(slurp(a / (split + ".csv")));
+    const auto lines = lines_of(testing::file_contents(a / (split + ".csv")));
     ASSERT_EQ(lines.size(), count + 1) << split;
     EXPECT_EQ(lines[0], "file_path,cough_label");
     int positives = 0;
@@ -91,7 +84,7 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   // Sources: one split each, every split with a cough.
   std::map<std::string, std::string> split_of_source;
   std::map<std::string, std::set<std::string>> coughs_per_split;
-  const auto source_lines = lines_of(slurp(a / "sources.csv"));
+  const auto source_lines = lines_of(testing::file_contents(a / "sources.csv"));
   ASSERT_GT(source_lines.size(), 100u);
   EXPECT_EQ(source_lines[0], "source_id,kind,split,duration_s,sha256,origin,text");
   std::set<std::string> hashes;
@@ -107,7 +100,7 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   EXPECT_EQ(coughs_per_split["test"].size(), 1u);
 
   // scenes.jsonl agrees with the CSVs, and scenes use only their split's sources.
-  const auto scene_lines = lines_of(slurp(a / "scenes.jsonl"));
+  const auto scene_lines = lines_of(testing::file_contents(a / "scenes.jsonl"));
   ASSERT_EQ(scene_lines.size(), 20u);
   for (const auto& line : scene_lines) {
     const auto j = nlohmann::json::parse(line);
@@ -127,7 +120,7 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
     EXPECT_EQ(has_cough, label_of[file] == 1) << line;
     EXPECT_EQ(j.at("label").get<int>(), label_of[file]) << line;
   }
-  const auto summary = nlohmann::json::parse(slurp(a / "dataset.json"));
+  const auto summary = nlohmann::json::parse(testing::file_contents(a / "dataset.json"));
   EXPECT_EQ(summary.at("seed"), 3);
   EXPECT_EQ(summary.at("counts").at("train").at("scenes"), 12);
   EXPECT_FALSE(summary.at("sources").at("hedgewars-data").at("version").get<std::string>().empty());
@@ -139,8 +132,8 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   r = run_cli(build_args(b) + " --jobs 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* f : {"train.csv", "val.csv", "test.csv", "scenes.jsonl", "sources.csv"})
-    EXPECT_EQ(slurp(a / f), slurp(b / f)) << f;
-  for (const auto& [file, label] : label_of) EXPECT_TRUE(slurp(a / file) == slurp(b / file)) << file << " differs";
+    EXPECT_EQ(testing::file_contents(a / f), testing::file_contents(b / f)) << f;
+  for (const auto& [file, label] : label_of) EXPECT_TRUE(testing::file_contents(a / file) == testing::file_contents(b / file)) << file << " differs";
 
   // A re-run into the complete directory only checks it.
   const auto start = std::chrono::steady_clock::now();
@@ -152,17 +145,17 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   // An interrupted run resumes: a lost scene is rendered again, identically; fewer scenes
   // remove the extra files.
   const std::string wav = "audio/train/train_0005.wav";
-  const std::string before = slurp(a / wav);
+  const std::string before = testing::file_contents(a / wav);
   fs::remove(a / wav);
   r = run_cli(build_args(a));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("1 scene rendered, 19 kept"), std::string::npos) << r.output;
-  EXPECT_TRUE(slurp(a / wav) == before);
+  EXPECT_TRUE(testing::file_contents(a / wav) == before);
   r = run_cli("dataset build --out " + quoted(b) + " --source-cache " + quoted(source_cache()) +
               " --train-scenes 10 --val-scenes 4 --test-scenes 4 --seed 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(fs::exists(b / "audio/train/train_0011.wav"));
-  EXPECT_EQ(lines_of(slurp(b / "train.csv")).size(), 11u);
+  EXPECT_EQ(lines_of(testing::file_contents(b / "train.csv")).size(), 11u);
 }
 
 TEST(CliDataset, UsageAndInputErrors) {

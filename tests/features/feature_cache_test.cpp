@@ -35,15 +35,12 @@ using ::testing::HasSubstr;
 
 // --- helpers ---------------------------------------------------------------------------
 
-void put_le(std::string& b, std::uint64_t v, int nbytes) {
-  for (int i = 0; i < nbytes; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // A 16-bit PCM WAV of `seconds` of a deterministic test signal (a tone plus noise bursts,
 // different per `seed`), `channels` interleaved.
 void write_wav(const fs::path& path, double seconds, int rate = 16000, int channels = 1, std::uint64_t seed = 1) {
   const auto frames = static_cast<std::size_t>(seconds * rate);
-  std::string data;
+  std::vector<std::int16_t> samples;
+  samples.reserve(frames * static_cast<std::size_t>(channels));
   std::uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
   for (std::size_t i = 0; i < frames; ++i) {
     const double t = static_cast<double>(i) / rate;
@@ -52,26 +49,10 @@ void write_wav(const fs::path& path, double seconds, int rate = 16000, int chann
       const double noise = (static_cast<double>(s >> 11) / 9007199254740992.0 - 0.5);
       const bool burst = std::fmod(t + 0.1 * static_cast<double>(seed), 1.3) < 0.35;
       const double v = 0.3 * std::sin(2 * M_PI * (220.0 + 40.0 * static_cast<double>(seed)) * t) + (burst ? 0.6 : 0.02) * noise;
-      put_le(data, static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(v * 20000))), 2);
+      samples.push_back(static_cast<std::int16_t>(std::lround(v * 20000)));
     }
   }
-  std::string b = "RIFF";
-  put_le(b, 36 + data.size(), 4);
-  b += "WAVEfmt ";
-  put_le(b, 16, 4);
-  put_le(b, 1, 2);
-  put_le(b, static_cast<std::uint64_t>(channels), 2);
-  put_le(b, static_cast<std::uint64_t>(rate), 4);
-  put_le(b, static_cast<std::uint64_t>(rate) * channels * 2, 4);
-  put_le(b, static_cast<std::uint64_t>(channels) * 2, 2);
-  put_le(b, 16, 2);
-  b += "data";
-  put_le(b, data.size(), 4);
-  b += data;
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << b;
-  ASSERT_TRUE(out.good()) << path;
+  testing::write_wav_s16(path, samples, rate, channels);
 }
 
 void write_text(const fs::path& path, const std::string& text) {

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -21,13 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::vector<std::string> entries(const fs::path& dir) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
@@ -39,9 +31,9 @@ TEST(AtomicFile, WritesThePiecesInOrderAndReplacesTheOldContent) {
   const fs::path dir = testing::scratch_dir(), target = dir / "out.bin";
   const std::string binary("\x00\x01\xff\n", 4);
   io::write_file_atomically(target, {"header|", binary, "|tail"});
-  EXPECT_EQ(slurp(target), "header|" + binary + "|tail");
+  EXPECT_EQ(testing::file_contents(target), "header|" + binary + "|tail");
   io::write_file_atomically(target, "second");
-  EXPECT_EQ(slurp(target), "second");
+  EXPECT_EQ(testing::file_contents(target), "second");
   io::write_file_atomically(target, "");
   EXPECT_EQ(fs::file_size(target), 0u);
   EXPECT_EQ(entries(dir), std::vector<std::string>{"out.bin"}) << "a temporary was left behind";
@@ -79,7 +71,7 @@ TEST(AtomicFile, AWriterThatFailsKeepsTheOldFileAndRemovesItsTemporary) {
                std::runtime_error);
   EXPECT_EQ(seen.parent_path(), dir) << "the temporary must sit beside the target (same file system)";
   EXPECT_NE(seen, target);
-  EXPECT_EQ(slurp(target), "old and complete");
+  EXPECT_EQ(testing::file_contents(target), "old and complete");
   EXPECT_EQ(entries(dir), std::vector<std::string>{"model.ckpt"});
 }
 
@@ -94,7 +86,7 @@ TEST(AtomicFile, ConcurrentWritersNeverShareATemporary) {
     });
   int reads = 0;
   for (; reads < 200; ++reads) {
-    const std::string s = slurp(target);
+    const std::string s = testing::file_contents(target);
     ASSERT_EQ(s.size(), 4096u);
     ASSERT_EQ(s.find_first_not_of(s[0]), std::string::npos) << "mixed content";
   }

@@ -34,20 +34,4 @@ EngineInput load_case(const nlohmann::json& c) {
   return in;
 }
 
-double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want) {
-  double worst = 0;
-  auto cmp = [&](const std::vector<float>& g, const char* name) {
-    // Per-bag values are numbers in the golden manifest, lists in the fixture one.
-    const auto& j = want.at(name);
-    auto w = j.is_array() ? j.get<std::vector<double>>() : std::vector<double>{j.get<double>()};
-    EXPECT_EQ(g.size(), w.size()) << name;
-    for (std::size_t i = 0; i < std::min(g.size(), w.size()); ++i) worst = std::max(worst, std::abs(g[i] - w[i]));
-  };
-  cmp(got.bag_probability, "bag_probability");
-  cmp(got.bag_logit, "bag_logit");
-  cmp(got.segment_probabilities, "segment_probabilities");
-  cmp(got.segment_logits, "segment_logits");
-  return worst;
-}
-
 }  // namespace coughkit::testing

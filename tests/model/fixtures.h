@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/engine.h"
+#include "support/model_outputs.h"
 
 namespace coughkit::testing {
 
@@ -21,8 +22,5 @@ struct EngineInput {
 };
 // A manifest case: mel images (NaN for padded segments) -> normalised input.
 EngineInput load_case(const nlohmann::json& c);
-
-// max |got - want| over the four outputs against a manifest entry of expected values.
-double max_output_diff(const model::ModelOutputs& got, const nlohmann::json& want);
 
 }  // namespace coughkit::testing

@@ -40,13 +40,6 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class ServerProcess {
  public:
   // Starts `coughkit serve --host 127.0.0.1 --port P ARGS...` with extra environment
@@ -80,7 +73,7 @@ class ServerProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
-  std::string log() const { return read_file(log_path_); }
+  std::string log() const { return file_contents(log_path_); }
   httplib::Client client(int timeout_s = 120) const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(timeout_s, 0);

@@ -28,7 +28,7 @@ using testing::ServerProcess;
 
 std::string model_path() { return (testing::model_fixture_dir() / "attnmil_op14_bn.onnx").string(); }
 std::filesystem::path ref_audio(const std::string& name) { return testing::reference_dir() / "audio" / name; }
-std::string audio_bytes(const std::string& name) { return testing::read_file(ref_audio(name)); }
+std::string audio_bytes(const std::string& name) { return testing::file_contents(ref_audio(name)); }
 
 // Every server runs the engine on one thread: the suite shares 2 cores.
 std::vector<std::string> base_args(std::vector<std::string> extra = {}) {

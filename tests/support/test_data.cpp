@@ -1,6 +1,7 @@
 #include "support/test_data.h"
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include <gtest/gtest.h>
@@ -34,6 +35,40 @@ std::filesystem::path scratch_dir() {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+void write_wav_s16(const std::filesystem::path& path, std::span<const std::int16_t> interleaved, int rate,
+                   int channels) {
+  std::string b;
+  auto le = [&](std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  const std::uint64_t data_bytes = interleaved.size() * 2, ch = static_cast<std::uint64_t>(channels);
+  b += "RIFF";
+  le(36 + data_bytes, 4);
+  b += "WAVEfmt ";
+  le(16, 4);              // fmt chunk size
+  le(1, 2);               // PCM
+  le(ch, 2);
+  le(static_cast<std::uint64_t>(rate), 4);
+  le(static_cast<std::uint64_t>(rate) * ch * 2, 4);  // bytes per second
+  le(ch * 2, 2);          // bytes per frame
+  le(16, 2);              // bits per sample
+  b += "data";
+  le(data_bytes, 4);
+  for (const std::int16_t v : interleaved) le(static_cast<std::uint16_t>(v), 2);
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << b;
+  out.close();
+  EXPECT_TRUE(out.good()) << "cannot write " << path;
+}
+
+std::string file_contents(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace coughkit::testing

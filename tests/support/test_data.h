@@ -4,8 +4,10 @@
 //    a test run: CTest's `generate_reference` fixture makes it, and fails without torchaudio);
 //  - ../shared/golden, used when present (a fresh clone has none).
 // Both have the layout of shared/golden: manifest.json, audio/, arrays/, models/.
+#include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -25,5 +27,14 @@ nlohmann::json load_manifest(const std::filesystem::path& set_dir);
 
 // A fresh empty scratch directory under testdata_dir() named after the running test.
 std::filesystem::path scratch_dir();
+
+// A 16-bit PCM WAV (canonical 44-byte header) of `interleaved` samples, frames x channels;
+// creates the parent directory. A failed write fails the running test.
+void write_wav_s16(const std::filesystem::path& path, std::span<const std::int16_t> interleaved, int rate,
+                   int channels = 1);
+
+// A file's whole content, bytes as they are ("" when it cannot be read, so assertions on
+// the content fail rather than the helper).
+std::string file_contents(const std::filesystem::path& path);
 
 }  // namespace coughkit::testing

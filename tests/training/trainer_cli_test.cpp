@@ -27,24 +27,10 @@ std::string qp(const fs::path& p) { return coughkit::testing::quoted(p); }
 using coughkit::testing::run_cli;
 using coughkit::testing::run_command;
 
-void write_wav(const fs::path& path, const std::vector<float>& samples, int rate = 16000) {
-  std::ofstream out(path, std::ios::binary);
-  auto u32 = [&](std::uint32_t v) { out.write(reinterpret_cast<const char*>(&v), 4); };
-  auto u16 = [&](std::uint16_t v) { out.write(reinterpret_cast<const char*>(&v), 2); };
-  const auto bytes = static_cast<std::uint32_t>(samples.size() * 2);
-  out.write("RIFF", 4);
-  u32(36 + bytes);
-  out.write("WAVEfmt ", 8);
-  u32(16);
-  u16(1);
-  u16(1);
-  u32(static_cast<std::uint32_t>(rate));
-  u32(static_cast<std::uint32_t>(rate * 2));
-  u16(2);
-  u16(16);
-  out.write("data", 4);
-  u32(bytes);
-  for (float s : samples) u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(std::clamp(s, -1.0f, 1.0f) * 32767.0f))));
+void write_wav(const fs::path& path, const std::vector<float>& samples) {
+  std::vector<std::int16_t> s16;
+  for (float s : samples) s16.push_back(static_cast<std::int16_t>(std::lround(std::clamp(s, -1.0f, 1.0f) * 32767.0f)));
+  coughkit::testing::write_wav_s16(path, s16, 16000);
 }
 
 // A clip: 1 kHz tone in faint noise (cough) or noise alone (no cough).
@@ -85,17 +71,10 @@ void write_csv(const fs::path& path, const std::vector<Row>& rows) {
   for (const auto& r : rows) out << r.file << "," << r.label << "\n";
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // history.csv rows without the `seconds` column.
 std::vector<std::string> history_rows(const fs::path& path) {
   std::vector<std::string> rows;
-  std::istringstream in(read_text(path));
+  std::istringstream in(testing::file_contents(path));
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line, "epoch,lr,train_loss,val_loss,val_accuracy,val_roc_auc,val_average_precision,seconds,best");
@@ -115,7 +94,7 @@ std::vector<std::string> history_rows(const fs::path& path) {
 
 std::vector<double> column(const fs::path& csv, std::size_t index) {
   std::vector<double> out;
-  std::istringstream in(read_text(csv));
+  std::istringstream in(testing::file_contents(csv));
   std::string line;
   std::getline(in, line);
   while (std::getline(in, line)) {
@@ -161,7 +140,7 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
                         "pr_test.svg"}) {
     EXPECT_TRUE(fs::exists(a / f)) << f;
   }
-  const auto metrics = nlohmann::json::parse(read_text(a / "metrics.json"));
+  const auto metrics = nlohmann::json::parse(testing::file_contents(a / "metrics.json"));
   for (const char* split : {"train", "val", "test"}) {
     for (const char* key : {"loss", "accuracy", "roc_auc", "average_precision", "n_bags", "n_positive"}) {
       EXPECT_TRUE(metrics.at(split).contains(key)) << split << "." << key;
@@ -173,14 +152,14 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   EXPECT_EQ(metrics["train"]["n_bags"], 8);
   EXPECT_EQ(metrics["val"]["n_positive"], 2);
   EXPECT_EQ(metrics["epochs_run"], 2);
-  EXPECT_TRUE(read_text(a / "roc_val.svg").starts_with("<svg"));
+  EXPECT_TRUE(testing::file_contents(a / "roc_val.svg").starts_with("<svg"));
 
   // The training loss falls: the second epoch's mean below the first's.
   const auto train_loss = column(a / "history.csv", 2);
   ASSERT_EQ(train_loss.size(), 2u);
   EXPECT_LT(train_loss[1], train_loss[0]);
   std::printf("train loss per epoch: %.4f -> %.4f; step losses: %s\n", train_loss[0], train_loss[1],
-              read_text(a / "steps.csv").c_str());
+              testing::file_contents(a / "steps.csv").c_str());
 
   // best_model.pth: PyTorch (torch.load + strict load_state_dict, tools/reference) and
   // coughkit's reader give the same outputs on the cached images of the validation clips.
@@ -196,7 +175,7 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   const auto py = run_command(std::string(COUGHKIT_PYTHON) + " " + COUGHKIT_TRAIN_STEP_PY + " forward --threads 2 --checkpoint " +
                               qp(a / "best_model.pth") + " --out " + qp(py_out) + images);
   ASSERT_EQ(py.exit_code, 0) << py.output;
-  const auto expected = nlohmann::json::parse(read_text(py_out)).at("bags");
+  const auto expected = nlohmann::json::parse(testing::file_contents(py_out)).at("bags");
   torch::set_num_threads(2);
   AttnMILResNet model = load_checkpoint_model((a / "best_model.pth").string());
   torch::NoGradGuard no_grad;
@@ -250,7 +229,7 @@ TEST_F(TrainCli, SkipsUnusableRowsAndRefusesAnEmptyTrainingSet) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("missing_1.wav"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("not_audio.wav"), std::string::npos) << run.output;
-  const auto metrics = nlohmann::json::parse(read_text(out / "metrics.json"));
+  const auto metrics = nlohmann::json::parse(testing::file_contents(out / "metrics.json"));
   EXPECT_EQ(metrics["train"]["n_bags"], 4);
   ASSERT_EQ(metrics["skipped"].size(), 3u);
   EXPECT_EQ(metrics["skipped"][0]["file_path"], "missing_1.wav");
