@@ -37,21 +37,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attnmil import OUTPUT_NAMES, AttnMILResNet, images_to_input  # noqa: E402
+from fixture_files import sources_digest, write_manifest  # noqa: E402
 
 META = {"epoch": 7, "val_auc": 0.875, "val_ap": 0.8125,
         "config": {"threshold": 0.55, "highpass_hz": 0.0, "dropout": 0.3, "attn_hidden": 128,
                    "model": "AttnMILResNet", "lr": 1e-4}}
 VALID = [3, 2]  # real segments per bag of the (2, 3) test batch
-
-
-def script_hash() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256()
-    for name in ("checkpoint_roundtrip.py", "export_models.py", "attnmil.py"):
-        with open(os.path.join(here, name), "rb") as f:
-            h.update(f.read())
-    h.update(torch.__version__.encode())
-    return h.hexdigest()
 
 
 def outputs(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor) -> dict:
@@ -77,7 +68,7 @@ def write_wav(path: str, seconds: float = 3.5, rate: int = 16000) -> None:
 def make(out: str) -> int:
     os.makedirs(out, exist_ok=True)
     manifest_path = os.path.join(out, "manifest.json")
-    digest = script_hash()
+    digest = sources_digest("checkpoint_roundtrip.py", "export_models.py", "attnmil.py")
     if os.path.exists(manifest_path):
         with open(manifest_path) as f:
             if json.load(f).get("script_hash") == digest:
@@ -104,8 +95,7 @@ def make(out: str) -> int:
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(outputs(model, x, mask), f)
     write_wav(os.path.join(out, "clip.wav"))
-    with open(manifest_path, "w") as f:
-        json.dump({"script_hash": digest, "torch": torch.__version__, "meta": META, "valid": VALID}, f, indent=1)
+    write_manifest(manifest_path, {"script_hash": digest, "torch": torch.__version__, "meta": META, "valid": VALID})
     print(f"{out}: written")
     return 0
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import io
 import json
 import os
@@ -41,6 +40,7 @@ from onnx import helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attnmil import INPUT_NAMES, OUTPUT_NAMES, AttnMILResNet, images_to_input  # noqa: E402
+from fixture_files import sources_digest, write_manifest  # noqa: E402
 
 SEED = 20240611
 DYNAMIC_AXES = {
@@ -69,16 +69,6 @@ CASES = [
     ("b1_s32", 1, 32, [32]),
     ("b3_s4_padded", 3, 4, [4, 2, 1]),
 ]
-
-
-def script_hash() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256()
-    for name in ("export_models.py", "attnmil.py"):
-        with open(os.path.join(here, name), "rb") as f:
-            h.update(f.read())
-    h.update(torch.__version__.encode())
-    return h.hexdigest()
 
 
 def synthetic_images(gen: torch.Generator, n: int) -> torch.Tensor:
@@ -219,7 +209,7 @@ def main() -> int:
     args = ap.parse_args()
     out = args.out
     os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-    digest = script_hash()
+    digest = sources_digest("export_models.py", "attnmil.py")
     manifest_path = os.path.join(out, "manifest.json")
     if not args.force and os.path.exists(manifest_path):
         with open(manifest_path) as f:
@@ -261,10 +251,7 @@ def main() -> int:
                                    "expected": "fp16_rounded" if fp16 else "fp32"})
         print(f"export_models: wrote {file}")
     manifest["bad_models"] = bad_models(out)
-    tmp = manifest_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, manifest_path)
+    write_manifest(manifest_path, manifest)
     print(f"export_models: wrote {manifest_path}")
     return 0
 

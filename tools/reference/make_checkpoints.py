@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from attnmil import OUTPUT_NAMES, images_to_input  # noqa: E402
+from fixture_files import sources_digest, write_manifest  # noqa: E402
 from export_models import SEED, build_model, synthetic_images  # noqa: E402
 
 MARKER = "pwned_marker"
@@ -47,16 +47,6 @@ CONFIG = {"sample_rate": 16000, "n_mels": 160, "dropout": 0.3, "attn_hidden": 12
           "threshold": 0.55, "highpass_hz": 50.0, "lr": 3e-4, "model": "AttnMILResNet"}
 # (name, batch, segments, valid segments per bag)
 CASES = [("b1_s1", 1, 1, [1]), ("b1_s3", 1, 3, [3]), ("b2_s4_padded", 2, 4, [4, 2])]
-
-
-def script_hash() -> str:
-    here = os.path.dirname(os.path.abspath(__file__))
-    h = hashlib.sha256()
-    for name in ("make_checkpoints.py", "export_models.py", "attnmil.py"):
-        with open(os.path.join(here, name), "rb") as f:
-            h.update(f.read())
-    h.update(torch.__version__.encode())
-    return h.hexdigest()
 
 
 def rounded(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
@@ -139,7 +129,7 @@ def main() -> int:
     args = ap.parse_args()
     out = os.path.abspath(args.out)
     os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-    digest = script_hash()
+    digest = sources_digest("make_checkpoints.py", "export_models.py", "attnmil.py")
     manifest_path = os.path.join(out, "manifest.json")
     if not args.force and os.path.exists(manifest_path):
         with open(manifest_path) as f:
@@ -212,10 +202,7 @@ def main() -> int:
         torch.save(obj, os.path.join(out, file))
         manifest["broken"].append({"file": file, "mentions": mention})
 
-    tmp = manifest_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, manifest_path)
+    write_manifest(manifest_path, manifest)
     print(f"make_checkpoints: wrote {manifest_path}")
     return 0
 
