@@ -358,6 +358,38 @@ Tensor squeeze(const Tensor& x, const std::vector<std::int64_t>& axes) {
   return x.view(out);
 }
 
+// Row-major element strides of a contiguous tensor of `shape`.
+std::vector<std::int64_t> contiguous_strides(const Shape& shape) {
+  std::vector<std::int64_t> strides(shape.size(), 1);
+  for (auto d = static_cast<std::int64_t>(shape.size()) - 2; d >= 0; --d) strides[d] = strides[d + 1] * shape[d + 1];
+  return strides;
+}
+
+// out[i_0, ..., i_r] = x[offset + sum_d i_d * strides[d]] (offset and strides in elements
+// of x), walking out in row-major order: the copy that Transpose (permuted strides) and
+// Slice (a start offset and stepped strides) both are.
+Tensor gather_strided(const Tensor& x, const Shape& out_shape, std::int64_t offset,
+                      const std::vector<std::int64_t>& strides, BufferPool* pool) {
+  Tensor out = Tensor::allocate(x.dtype, out_shape, pool);
+  const std::int64_t n = out.numel();
+  const std::size_t es = dtype_size(x.dtype);
+  const auto rank = static_cast<std::int64_t>(out_shape.size());
+  std::vector<std::int64_t> idx(rank, 0);
+  auto* src = static_cast<const char*>(x.storage.get());
+  auto* dst = static_cast<char*>(out.storage.get());
+  for (std::int64_t o = 0; o < n; ++o) {
+    std::memcpy(dst + o * es, src + offset * es, es);
+    for (std::int64_t d = rank - 1; d >= 0; --d) {  // odometer step, last axis fastest
+      ++idx[d];
+      offset += strides[d];
+      if (idx[d] < out_shape[d]) break;
+      offset -= strides[d] * out_shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
 Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm, BufferPool* pool) {
   auto rank = static_cast<std::int64_t>(x.shape.size());
   if (perm.empty())
@@ -370,27 +402,9 @@ Tensor transpose(const Tensor& x, std::vector<std::int64_t> perm, BufferPool* po
     seen[p] = true;
     out_shape.push_back(x.shape[p]);
   }
-  // Input strides permuted into output order, then a broadcast-style walk.
-  std::vector<std::int64_t> in_strides(rank, 1);
-  for (std::int64_t d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * x.shape[d + 1];
-  Tensor out = Tensor::allocate(x.dtype, out_shape, pool);
-  std::int64_t n = out.numel();
-  std::size_t es = dtype_size(x.dtype);
-  std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t off = 0;
-  auto* src = static_cast<const char*>(x.storage.get());
-  auto* dst = static_cast<char*>(out.storage.get());
-  for (std::int64_t o = 0; o < n; ++o) {
-    std::memcpy(dst + o * es, src + off * es, es);
-    for (std::int64_t d = rank - 1; d >= 0; --d) {
-      ++idx[d];
-      off += in_strides[perm[d]];
-      if (idx[d] < out_shape[d]) break;
-      off -= in_strides[perm[d]] * out_shape[d];
-      idx[d] = 0;
-    }
-  }
-  return out;
+  std::vector<std::int64_t> in_strides = contiguous_strides(x.shape), strides(rank);
+  for (std::int64_t d = 0; d < rank; ++d) strides[d] = in_strides[perm[d]];  // input strides in output order
+  return gather_strided(x, out_shape, 0, strides, pool);
 }
 
 Tensor slice(const std::vector<const Tensor*>& inputs, BufferPool* pool) {
@@ -425,28 +439,14 @@ Tensor slice(const std::vector<const Tensor*>& inputs, BufferPool* pool) {
     first[a] = b;
     step[a] = s;
   }
-  std::vector<std::int64_t> in_strides(rank, 1);
-  for (std::int64_t d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * x.shape[d + 1];
-  Tensor out = Tensor::allocate(x.dtype, out_shape, pool);
-  std::int64_t n = out.numel();
-  if (n == 0) return out;
-  std::size_t es = dtype_size(x.dtype);
-  std::vector<std::int64_t> idx(rank, 0);
-  std::int64_t off = 0;
-  for (std::int64_t d = 0; d < rank; ++d) off += first[d] * in_strides[d];
-  auto* src = static_cast<const char*>(x.storage.get());
-  auto* dst = static_cast<char*>(out.storage.get());
-  for (std::int64_t o = 0; o < n; ++o) {
-    std::memcpy(dst + o * es, src + off * es, es);
-    for (std::int64_t d = rank - 1; d >= 0; --d) {
-      ++idx[d];
-      off += step[d] * in_strides[d];
-      if (idx[d] < out_shape[d]) break;
-      off -= step[d] * in_strides[d] * out_shape[d];
-      idx[d] = 0;
-    }
+  const std::vector<std::int64_t> in_strides = contiguous_strides(x.shape);
+  std::vector<std::int64_t> strides(rank);
+  std::int64_t offset = 0;
+  for (std::int64_t d = 0; d < rank; ++d) {
+    offset += first[d] * in_strides[d];
+    strides[d] = step[d] * in_strides[d];
   }
-  return out;
+  return gather_strided(x, out_shape, offset, strides, pool);
 }
 
 Tensor where(const Tensor& c, const Tensor& x, const Tensor& y, BufferPool* pool) {

@@ -164,11 +164,7 @@ RtValue ConvKernel::run_winograd(DnnlContext& ctx, RtValue& x, RtValue* residual
   std::shared_ptr<void> dst = output_buffer(ctx, residual, may_steal, dst_md);
   wino_->run(static_cast<const float*>(src), x.shape, static_cast<float*>(dst.get()), omp_get_max_threads());
   flops += 2.0 * ys[0] * ys[1] * ys[2] * ys[3] * ic_ * 9;  // direct-convolution equivalent
-  RtValue out;
-  out.shape = ys;
-  out.md = dst_md;
-  out.blocked = std::move(dst);
-  return out;
+  return RtValue::blocked_value(ys, dst_md, std::move(dst));
 }
 
 ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs,
@@ -276,11 +272,7 @@ RtValue ConvKernel::run(DnnlContext& ctx, RtValue& x, RtValue* residual, bool ma
   plan.prim.execute(ctx.stream(), args);
   ctx.stream().wait();
   flops += plan.flops;
-  RtValue out;
-  out.shape = plan.out_shape;
-  out.md = plan.dst_md;
-  out.blocked = std::move(dst);
-  return out;
+  return RtValue::blocked_value(plan.out_shape, plan.dst_md, std::move(dst));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -341,11 +333,7 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
                                      {DNNL_ARG_DST, memory(plan.dst_md, ctx.engine(), dst.get())}});
     ctx.stream().wait();
   }
-  RtValue out;
-  out.shape = plan.out_shape;
-  out.md = plan.dst_md;
-  out.blocked = std::move(dst);
-  return out;
+  return RtValue::blocked_value(plan.out_shape, plan.dst_md, std::move(dst));
 }
 
 // ---------------------------------------------------------------------------------------

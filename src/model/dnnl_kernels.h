@@ -26,6 +26,21 @@ struct RtValue {
   std::optional<Tensor> plain;
   std::optional<dnnl::memory::desc> md;  // layout of `blocked`
   std::shared_ptr<void> blocked;
+  // A value in oneDNN's layout `md` (what convolutions and pools produce).
+  static RtValue blocked_value(Shape shape, const dnnl::memory::desc& md, std::shared_ptr<void> data) {
+    RtValue v;
+    v.shape = std::move(shape);
+    v.md = md;
+    v.blocked = std::move(data);
+    return v;
+  }
+  // A plain row-major tensor (what the CPU ops and MatMul produce).
+  static RtValue plain_value(Tensor t) {
+    RtValue v;
+    v.shape = t.shape;
+    v.plain = std::move(t);
+    return v;
+  }
   bool empty() const { return !plain && !md; }
   void reset() {
     plain.reset();

@@ -78,20 +78,13 @@ struct Executor::Impl {
       const Tensor& a = ctx.plain(value(n.input(0)));
       const Tensor& b = ctx.plain(value(n.input(1)));
       const Tensor* c = n.input(2) >= 0 ? &ctx.plain(value(n.input(2))) : nullptr;
-      RtValue out;
-      out.plain = matmuls[i]->run(ctx, a, b, c, flops);
-      out.shape = out.plain->shape;
-      vals[n.outputs[0]] = std::move(out);
+      vals[n.outputs[0]] = RtValue::plain_value(matmuls[i]->run(ctx, a, b, c, flops));
     } else {
       std::vector<const Tensor*> ins;
       for (int v : n.inputs) ins.push_back(v >= 0 ? &ctx.plain(value(v)) : nullptr);
       std::vector<Tensor> outs = run_cpu_op(n, ins, g.opset, &ctx.pool());
       for (std::size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k) {
-        if (n.outputs[k] < 0) continue;
-        RtValue out;
-        out.shape = outs[k].shape;
-        out.plain = std::move(outs[k]);
-        vals[n.outputs[k]] = std::move(out);
+        if (n.outputs[k] >= 0) vals[n.outputs[k]] = RtValue::plain_value(std::move(outs[k]));
       }
     }
   }
@@ -125,10 +118,7 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   m.flops = 0;
   std::vector<RtValue> vals(g.values.size());
   for (std::size_t k = 0; k < inputs.size(); ++k) {
-    RtValue v;
-    v.plain = inputs[k];
-    v.shape = inputs[k].shape;
-    vals[g.inputs[k].value] = std::move(v);
+    vals[g.inputs[k].value] = RtValue::plain_value(inputs[k]);
   }
   // COUGHKIT_PROFILE_NODES=1: one line per node and run on stderr ("profile OP NAME OUTPUT_SHAPE MS"),
   // for finding where the time goes (bench/README.md).
