@@ -47,12 +47,18 @@ void dispatch(DType t, F&& f) {
   }
 }
 
-// Element offsets of each input for every output element, NumPy broadcasting.
+// Element offsets of each input for every output element: NumPy broadcasting, or (second
+// constructor) any strided view of one input, which is what Transpose and Slice are.
 struct Broadcaster {
   Shape out;
   std::vector<std::vector<std::int64_t>> strides;  // per input, aligned to out's rank
+  std::vector<std::int64_t> start;                 // per input, the offset of out's first element
 
-  explicit Broadcaster(const std::vector<const Shape*>& shapes) {
+  // out[i_0, ..., i_r] reads input element start + sum_d i_d * strides[d].
+  Broadcaster(Shape out_shape, std::vector<std::int64_t> view_strides, std::int64_t view_start)
+      : out(std::move(out_shape)), strides{std::move(view_strides)}, start{view_start} {}
+
+  explicit Broadcaster(const std::vector<const Shape*>& shapes) : start(shapes.size(), 0) {
     for (const Shape* s : shapes) out = out.empty() && s == shapes.front() ? *s : broadcast_shapes(out, *s);
     for (const Shape* s : shapes) {
       std::vector<std::int64_t> st(out.size(), 0);
@@ -72,7 +78,7 @@ struct Broadcaster {
     std::int64_t n = shape_numel(out);
     if (n == 0) return;
     std::size_t k = strides.size(), rank = out.size();
-    std::vector<std::int64_t> idx(rank, 0), off(k, 0);
+    std::vector<std::int64_t> idx(rank, 0), off = start;
     for (std::int64_t o = 0; o < n; ++o) {
       f(o, off.data());
       for (std::size_t d = rank; d-- > 0;) {
@@ -365,28 +371,16 @@ std::vector<std::int64_t> contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-// out[i_0, ..., i_r] = x[offset + sum_d i_d * strides[d]] (offset and strides in elements
-// of x), walking out in row-major order: the copy that Transpose (permuted strides) and
-// Slice (a start offset and stepped strides) both are.
+// The elements of a strided view of x (Broadcaster's second constructor), copied out.
 Tensor gather_strided(const Tensor& x, const Shape& out_shape, std::int64_t offset,
                       const std::vector<std::int64_t>& strides, BufferPool* pool) {
   Tensor out = Tensor::allocate(x.dtype, out_shape, pool);
-  const std::int64_t n = out.numel();
   const std::size_t es = dtype_size(x.dtype);
-  const auto rank = static_cast<std::int64_t>(out_shape.size());
-  std::vector<std::int64_t> idx(rank, 0);
   auto* src = static_cast<const char*>(x.storage.get());
   auto* dst = static_cast<char*>(out.storage.get());
-  for (std::int64_t o = 0; o < n; ++o) {
-    std::memcpy(dst + o * es, src + offset * es, es);
-    for (std::int64_t d = rank - 1; d >= 0; --d) {  // odometer step, last axis fastest
-      ++idx[d];
-      offset += strides[d];
-      if (idx[d] < out_shape[d]) break;
-      offset -= strides[d] * out_shape[d];
-      idx[d] = 0;
-    }
-  }
+  Broadcaster(out_shape, strides, offset).for_each([&](std::int64_t o, const std::int64_t* off) {
+    std::memcpy(dst + o * es, src + off[0] * es, es);
+  });
   return out;
 }
 
