@@ -175,5 +175,4 @@ std::string training_curves_svg(const std::vector<double>& epochs, const std::ve
   return render_charts_svg({loss, auc});
 }
 
-
 }  // namespace coughkit::training

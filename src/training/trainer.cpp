@@ -19,8 +19,8 @@
 
 #include "common/error.h"
 #include "common/version.h"
-#include "io/atomic_file.h"
 #include "features/feature_cache.h"
+#include "io/atomic_file.h"
 #include "training/metrics.h"
 #include "training/plots.h"
 #include "training/torch_checkpoint.h"
@@ -350,9 +350,9 @@ void write_curves(const std::string& dir, const std::vector<EpochRecord>& histor
     val.push_back(r.val_loss);
     auc.push_back(r.val_auc);
   }
-  io::write_file_atomically((fs::path(dir) / "training_curves.svg").string(), training_curves_svg(epochs, train, val, auc));
-  io::write_file_atomically((fs::path(dir) / "history.csv").string(), history_csv(history));
-  io::write_file_atomically((fs::path(dir) / "steps.csv").string(), steps_csv(history));
+  io::write_file_atomically(fs::path(dir) / "training_curves.svg", training_curves_svg(epochs, train, val, auc));
+  io::write_file_atomically(fs::path(dir) / "history.csv", history_csv(history));
+  io::write_file_atomically(fs::path(dir) / "steps.csv", steps_csv(history));
 }
 
 void save_optimizer(const torch::optim::Optimizer& optimizer, const fs::path& path) {
@@ -566,7 +566,7 @@ int run_training(const TrainOptions& options) {
     save_checkpoint(last_path.string(), model,
                     {epoch, ev.roc_auc, ev.average_precision, checkpoint_config(options, state, pos_weight, train.bags.size(), val.bags.size())});
     save_optimizer(*optimizer, optimizer_path);
-    io::write_file_atomically(state_path.string(), to_json(state).dump(1) + "\n");
+    io::write_file_atomically(state_path, to_json(state).dump(1) + "\n");
     write_curves(out_dir.string(), state.history);
 
     spdlog::info("epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} train segments/s){}",
@@ -593,10 +593,10 @@ int run_training(const TrainOptions& options) {
     }
     metrics[split.name] = evaluation_json(ev, state.threshold);
     const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
-    io::write_file_atomically((out_dir / fmt::format("roc_{}.svg", split.name)).string(),
-                    roc_svg(split.name, roc_curve(ev.probabilities, ev.labels), ev.roc_auc));
-    io::write_file_atomically((out_dir / fmt::format("pr_{}.svg", split.name)).string(),
-                    pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels), ev.average_precision, rate));
+    io::write_file_atomically(out_dir / fmt::format("roc_{}.svg", split.name),
+                              roc_svg(split.name, roc_curve(ev.probabilities, ev.labels), ev.roc_auc));
+    io::write_file_atomically(out_dir / fmt::format("pr_{}.svg", split.name),
+                              pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels), ev.average_precision, rate));
     spdlog::info("best model on {}: loss {:.4f}  acc {}  AUC {}  AP {}  ({} bags, {} cough)", split.name, ev.loss, fmt_metric(ev.accuracy, 3),
                  fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), ev.n_bags, ev.n_positive);
   }
@@ -615,7 +615,7 @@ int run_training(const TrainOptions& options) {
   metrics["skipped"] = skipped;
   metrics["libtorch_version"] = libtorch_version_string();
   metrics["coughkit_version"] = version_string();
-  io::write_file_atomically((out_dir / "metrics.json").string(), metrics.dump(2) + "\n");
+  io::write_file_atomically(out_dir / "metrics.json", metrics.dump(2) + "\n");
   write_curves(out_dir.string(), state.history);
   spdlog::info("best epoch {} (val AUC {}), threshold {:.4f}; wrote {}", state.best_epoch, fmt_metric(state.best_auc, 4), state.threshold,
                (out_dir / "best_model.pth").string());
