@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # Configures and builds coughkit into build/ (or $COUGHKIT_BUILD_DIR).
-# Usage: scripts/build.sh [--sanitize] [extra cmake -D options...]
+# Usage: scripts/build.sh [--program | --sanitize] [extra cmake -D options...]
+#   --program    only the `coughkit` program and the modules it loads (no tests, benchmarks
+#                or LibTorch module): what the quick start needs
+#   --sanitize   everything with AddressSanitizer + UBSan, into build-asan/
+#   (default)    everything: program, LibTorch module (when libtorch-dev is installed), tests,
+#                benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${COUGHKIT_BUILD_DIR:-build}
-cmake_args=(-DCMAKE_BUILD_TYPE=Release)
-if [ "${1:-}" = "--sanitize" ]; then
-  shift
-  build_dir=${COUGHKIT_BUILD_DIR:-build-asan}
-  cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOUGHKIT_SANITIZE=ON)
-fi
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCOUGHKIT_BUILD_TESTS=ON -DCOUGHKIT_BUILD_BENCH=ON)
+targets=()
+case "${1:-}" in
+  --program)
+    shift
+    cmake_args=(-DCMAKE_BUILD_TYPE=Release -DCOUGHKIT_BUILD_TESTS=OFF -DCOUGHKIT_BUILD_BENCH=OFF)
+    targets=(--target coughkit)
+    ;;
+  --sanitize)
+    shift
+    build_dir=${COUGHKIT_BUILD_DIR:-build-asan}
+    cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOUGHKIT_SANITIZE=ON -DCOUGHKIT_BUILD_TESTS=ON -DCOUGHKIT_BUILD_BENCH=ON)
+    ;;
+esac
 generator=()
 command -v ninja >/dev/null 2>&1 && [ ! -f "$build_dir/Makefile" ] && generator=(-G Ninja)
 cmake -S . -B "$build_dir" "${generator[@]}" "${cmake_args[@]}" "$@"
-cmake --build "$build_dir" -j"$(nproc)"
+cmake --build "$build_dir" -j"$(nproc)" "${targets[@]}"

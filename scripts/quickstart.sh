@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
-# Installs what is needed, builds, and runs coughkit on the bundled example clips.
+# The quick start: installs what the program needs, builds only the program, and detects
+# coughs in the bundled example clips with the bundled default model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-bash scripts/build.sh
-out=${COUGHKIT_QUICKSTART_OUT:-build/quickstart}
-./build/bin/coughkit features --npy-dir "$out" examples/*.wav
-echo "Arrays written to $out"
+bash scripts/install-deps.sh --program
+bash scripts/build.sh --program
+./build/bin/coughkit detect examples/*.wav

@@ -1,7 +1,7 @@
 // ONNX Runtime latency for one bag, the peer of coughkit's engine bench (src/model/bench.h).
 //   node ort_bench.js MODEL SEGMENTS THREADS REPEAT
 // Prints one JSON line after two untimed warm-up runs. Input: the same synthetic mel-like
-// images as coughkit's bench, normalised per PIPELINE.md section 5.
+// images as coughkit's bench, normalised per docs/pipeline.md section 5.
 'use strict';
 const ort = require('onnxruntime-node');
 const { performance } = require('perf_hooks');

@@ -1,5 +1,5 @@
 #pragma once
-// Conditioning (PIPELINE.md section 2, the reference's `load_audio`): decoded audio at any
+// Conditioning (docs/pipeline.md section 2, the reference's `load_audio`): decoded audio at any
 // rate and channel count -> the mono 16 kHz waveform the features are computed from.
 #include <span>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Audio decoding with FFmpeg's libavformat/libavcodec (PIPELINE.md section 1).
+// Audio decoding with FFmpeg's libavformat/libavcodec (docs/pipeline.md section 1).
 // Every container/codec FFmpeg knows is accepted; the formats the project tests are
 // WAV (u8, s16, s24, s32, f32, f64), FLAC, MP3, OGG/Vorbis, Opus, WebM/Opus, M4A/AAC.
 //

@@ -1,4 +1,4 @@
-// Audio decoding with FFmpeg (PIPELINE.md section 1). See decoder.h for the contract.
+// Audio decoding with FFmpeg (docs/pipeline.md section 1). See decoder.h for the contract.
 //
 // Built as a loadable module (libcoughkit_ffmpeg.so) that decoder.cpp opens on first use:
 // linking FFmpeg pulls ~135 shared libraries into every process, ~60-170 ms of dynamic
@@ -399,8 +399,8 @@ class Decoder {
     // Checked before appending, so an over-long input never allocates past the cap.
     if (out_.frames() + static_cast<std::uint64_t>(frame.nb_samples) > max_frames_) {
       if (max_frames_ < hard_max_frames_)
-        fail(name_, "audio is longer than the limit of " + seconds_text(limits_.max_duration_s));
-      fail(name_, "audio is too long (more than 4 hours or 2^31 samples)");
+        throw LimitError(name_ + ": audio is longer than the limit of " + seconds_text(limits_.max_duration_s));
+      throw LimitError(name_ + ": audio is too long (more than 4 hours or 2^31 samples)");
     }
     append_frame(frame, channels, name_, out_.planes);
   }

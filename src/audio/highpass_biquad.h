@@ -3,7 +3,7 @@
 // torchaudio.functional.highpass_biquad(x, sample_rate, cutoff, Q=0.707) (torchaudio 0.13):
 // coefficients computed in float32 from the RBJ cookbook formulas and normalised by a0, the FIR
 // part evaluated first, then the recursive part, and the output clamped to [-1, 1] as
-// lfilter(clamp=True) does. Off by default in the pipeline (PIPELINE.md section 2.4).
+// lfilter(clamp=True) does. Off by default in the pipeline (docs/pipeline.md section 2.4).
 #include <span>
 #include <vector>
 

@@ -6,7 +6,7 @@
 //   auto ckpt = coughkit::checkpoint::read_checkpoint("best_model.pth");
 //   const auto& w = ckpt.state.at("seg_head.weight", {1, 512});
 //
-// Accepted contents (PIPELINE.md section 6): a dict with `model_state_dict` (or
+// Accepted contents (docs/pipeline.md section 6): a dict with `model_state_dict` (or
 // `state_dict`) and optional `epoch`, `val_auc`, `val_ap`, `config`,
 // `optimizer_state_dict`; or a bare state dict. Tensors of the optimizer state are never
 // read. Thread safety: a free function on its own data.

@@ -32,7 +32,7 @@ const FloatTensor& StateDict::at(const std::string& name) const {
 const FloatTensor& StateDict::at(const std::string& name, const std::vector<std::int64_t>& expected_shape) const {
   const auto& t = at(name);
   if (t.shape != expected_shape)
-    throw InputError(fmt::format("{}: '{}' has shape {}, expected {} (PIPELINE.md section 6)", source_, name,
+    throw InputError(fmt::format("{}: '{}' has shape {}, expected {} (docs/pipeline.md section 6)", source_, name,
                                  shape_string(t.shape), shape_string(expected_shape)));
   return t;
 }

@@ -147,11 +147,4 @@ UnpicklerHooks torch_unpickler_hooks(StorageTable& storages) {
   return h;
 }
 
-std::string allowed_globals_list() {
-  std::string s;
-  for (const auto& [m, n] : kCallables) s += (s.empty() ? "" : ", ") + std::string(m) + "." + n;
-  for (const auto& t : kStorageTypes) s += std::string(", torch.") + t.name;
-  return s;
-}
-
 }  // namespace coughkit::checkpoint

@@ -17,7 +17,4 @@ using StorageTable = std::map<std::string, Object*>;
 // location, numel[, view_metadata]) tuples; `storages` collects them.
 UnpicklerHooks torch_unpickler_hooks(StorageTable& storages);
 
-// "module.name" of every allowed global, for documentation and tests.
-std::string allowed_globals_list();
-
 }  // namespace coughkit::checkpoint

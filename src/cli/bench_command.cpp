@@ -18,17 +18,17 @@ struct BenchArgs {
   int repeat = 10;
   int warmup = 2;
   model::EngineOptions engine;
-  std::string backend = "engine";
+  detection::Backend backend = detection::Backend::kEngine;
 };
 
 int run_bench(const BenchArgs& args) {
-  if (args.backend != "engine") {
+  if (args.backend != detection::Backend::kEngine) {
     spdlog::error("bench measures coughkit's engine only; --backend {} is not supported (coughkit compare --backend "
                   "engine,torch shows both backends' inference times)",
-                  args.backend);
+                  detection::backend_name(args.backend));
     return kExitUsage;
   }
-  const auto engine = detection::Detector::load_model_engine(args.model, args.engine);
+  const auto engine = detection::open_engine(args.model, args.engine);
   const auto result = model::bench_engine(*engine, args.segments, args.repeat, args.warmup);
   std::printf("%s\n", result.ToJson().c_str());
   return kExitOk;

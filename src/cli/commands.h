@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/error.h"
+
 namespace coughkit::cli {
 
 // Exit codes, one meaning each (listed in `coughkit --help`).
@@ -14,6 +16,18 @@ enum ExitCode : int {
   kExitUsage = 2,     // bad flags or arguments
   kExitInput = 3,     // an input (audio file, model) was unusable; others were still processed
 };
+
+// The exit code of an error of `kind` (common/error.h), for main() and for commands that
+// report one bad file and carry on.
+inline int exit_code_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kUsage: return kExitUsage;
+    case ErrorKind::kInput:
+    case ErrorKind::kTooLarge: return kExitInput;
+    case ErrorKind::kInternal: return kExitInternal;
+  }
+  return kExitInternal;
+}
 
 using CommandRunner = std::function<int()>;
 

@@ -27,11 +27,12 @@ struct CompareArgs {
   std::optional<float> threshold;
   bool json = false;
   model::EngineOptions engine;
-  std::vector<std::string> backends{"engine"};
+  std::vector<detection::Backend> backends{detection::Backend::kEngine};
 };
 
 struct LoadedModel {
-  std::string path, backend;
+  std::string path;
+  detection::Backend backend = detection::Backend::kEngine;
   double size_mb = 0.0, load_ms = 0.0;
   std::unique_ptr<detection::Detector> detector;
 };
@@ -63,8 +64,8 @@ std::string short_name(const std::string& path, std::size_t width) {
 
 // The table's model column: the file name, "(torch)" marking LibTorch rows.
 std::string row_name(const LoadedModel& m, std::size_t width) {
-  if (m.backend == "engine") return short_name(m.path, width);
-  const std::string tag = " (" + m.backend + ")";
+  if (m.backend == detection::Backend::kEngine) return short_name(m.path, width);
+  const std::string tag = std::string(" (") + detection::backend_name(m.backend) + ")";
   return short_name(m.path, width - tag.size()) + tag;
 }
 
@@ -89,9 +90,9 @@ int run_compare(CompareArgs& args) {
   // the engine whatever --backend says.
   std::vector<LoadedModel> models;
   for (const auto& path : args.models) {
-    std::vector<std::string> backends;
-    for (const auto& b : args.backends) {
-      const std::string backend = b == "torch" && !checkpoint::is_checkpoint_path(path) ? "engine" : b;
+    std::vector<detection::Backend> backends;
+    for (const auto b : args.backends) {
+      const auto backend = b == detection::Backend::kTorch && !checkpoint::is_checkpoint_path(path) ? detection::Backend::kEngine : b;
       if (std::find(backends.begin(), backends.end(), backend) == backends.end()) backends.push_back(backend);
     }
     for (const auto& backend : backends) {
@@ -139,7 +140,7 @@ int run_compare(CompareArgs& args) {
       if (args.json) {
         nlohmann::json j = {{"file", file},
                             {"model", m.path},
-                            {"backend", m.detector->engine().backend_name()},
+                            {"backend", m.detector->runner().backend_name()},
                             {"size_mb", m.size_mb},
                             {"load_ms", m.load_ms},
                             {"num_segments", d.num_segments},
@@ -194,11 +195,16 @@ CommandRunner register_compare(CLI::App& app) {
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_flag("--json", args->json, "One JSON object per clip and model per line");
   add_engine_flags(cmd, args->engine);
-  cmd->add_option("--backend", args->backends,
+  cmd->add_option_function<std::vector<std::string>>(
+         "--backend",
+         [args](const std::vector<std::string>& names) {
+           args->backends.clear();
+           for (const auto& n : names) args->backends.push_back(*detection::parse_backend(n));
+         },
                   std::string(kBackendHelp) + ". A comma-separated list runs each checkpoint on each backend, one row per pair")
       ->delimiter(',')
       ->check(CLI::IsMember({"engine", "torch"}))
-      ->capture_default_str();
+      ->default_str("engine");
   return [args] { return run_compare(*args); };
 }
 

@@ -25,7 +25,7 @@ struct DetectArgs {
   std::optional<float> highpass_hz;
   bool json = false;
   model::EngineOptions engine;
-  std::string backend = "engine";
+  detection::Backend backend = detection::Backend::kEngine;
 };
 
 // One file's preprocessing result, or why it failed.

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "detection/default_model.h"
+#include "detection/model_factory.h"
 #include "model/engine.h"
 
 namespace coughkit::cli {
@@ -26,12 +27,13 @@ inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options) {
 }
 
 // The engine flags plus `--backend engine|torch` (DetectorConfig::backend).
-inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options, std::string& backend) {
+inline void add_engine_flags(CLI::App* cmd, model::EngineOptions& options, detection::Backend& backend) {
   add_engine_flags(cmd, options);
-  cmd->add_option("--backend", backend, kBackendHelp)
+  cmd->add_option_function<std::string>(
+         "--backend", [&backend](const std::string& name) { backend = *detection::parse_backend(name); }, kBackendHelp)
       ->envname("COUGHKIT_BACKEND")
       ->check(CLI::IsMember({"engine", "torch"}))
-      ->capture_default_str();
+      ->default_str("engine");
 }
 
 // An empty --model means the bundled default model (detect, serve): fills it in and says so.

@@ -50,7 +50,7 @@ CommandRunner register_export(CLI::App& app) {
   cmd->footer(
       "Reads a torch.save checkpoint (the training dict with model_state_dict, or a bare state dict; fp32/fp16/bf16)\n"
       "without Python and without running anything in it, writes AttnMILResNet as ONNX with BatchNorm folded,\n"
-      "the input/output names and dynamic axes of PIPELINE.md, and metadata_props: threshold, highpass_hz,\n"
+      "the input/output names and dynamic axes of docs/pipeline.md, and metadata_props: threshold, highpass_hz,\n"
       "preprocessing (JSON), epoch, val_auc, val_ap, source_sha256. The written file and the checkpoint are run on\n"
       "a probe input; the export fails (and the file is removed) if they differ by more than --tolerance.\n"
       "Example: coughkit export --checkpoint best_model.pth --out model.onnx --opset 14");

@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   CLI::App app{"coughkit: cough detection for audio recordings (attention-MIL ResNet-18 on log-mel images).",
                "coughkit"};
   app.footer(
-      "Exit codes: 0 ok; 1 internal error; 2 usage error; 3 input error (a file or model could not be used —\n"
-      "the message names it and the reason; with several files the others are still processed).\n"
+      "Exit codes: 0 ok; 1 internal error (a bug or a failure of the system, not of your input); 2 usage error;\n"
+      "3 input error (a file or model could not be used, or exceeds a limit — the message names it and the\n"
+      "reason; with several files the others are still processed).\n"
       "Run `coughkit COMMAND --help` for a command's flags.");
   app.set_version_flag("--version", coughkit::version_string());
   app.require_subcommand(1);
@@ -62,19 +63,13 @@ int main(int argc, char** argv) {
 
   for (auto& [sub, run] : runners) {
     if (sub->parsed()) {
-      // The one place where the library's error types become exit codes: commands let
-      // them through unless they carry on (one bad file among many) or clean up first.
+      // The one place where errors become exit codes: commands let them through unless
+      // they carry on (one bad file among many) or clean up first.
       try {
         return run();
-      } catch (const coughkit::ConfigError& e) {
-        spdlog::error("{}", e.what());
-        return kExitUsage;
-      } catch (const coughkit::InputError& e) {
-        spdlog::error("{}", e.what());
-        return kExitInput;
       } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
-        return kExitInternal;
+        return exit_code_for(coughkit::kind_of(e));
       }
     }
   }

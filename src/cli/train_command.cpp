@@ -1,10 +1,10 @@
 // `coughkit train`: parses the flags into TrainOptions and hands them to the LibTorch
-// module (training/torch_module.h), which is opened only now. No LibTorch here.
+// module (modules/torch_module.h), which is opened only now. No LibTorch here.
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "common/error.h"
-#include "training/torch_module.h"
+#include "modules/torch_module.h"
 
 namespace coughkit::cli {
 namespace {
@@ -25,7 +25,7 @@ CommandRunner register_train(CLI::App& app) {
       "clips that cannot be decoded are skipped and listed (log and metrics.json), never replaced by zeros. An empty\n"
       "training or validation set, or a training set with one class only, exits 3.\n"
       "\n"
-      "Recipe (shared/PIPELINE.md section 8): bags of 2-s segments, batches of --batch-size bags shuffled each epoch\n"
+      "Recipe (docs/pipeline.md section 8): bags of 2-s segments, batches of --batch-size bags shuffled each epoch\n"
       "(padded with zero images and masked), BCEWithLogits on the bag logit with pos_weight = negatives/positives of\n"
       "the training set, AdamW(--lr, --weight-decay), cosine annealing of the lr per epoch from --lr to --min-lr over\n"
       "--epochs, augmentation of training bags (each of Gaussian noise, gain, a 12-row frequency mask and a 16-column\n"

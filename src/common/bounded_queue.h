@@ -1,7 +1,8 @@
 #pragma once
 // A blocking FIFO with a capacity: producers wait when it is full, consumers when it is
 // empty; close() wakes everyone, after which push() fails and pop() drains what is left.
-// Used to overlap decoding/feature extraction with inference, and as the server's work queue.
+// Used to overlap decoding and feature extraction with inference (`coughkit detect`,
+// `coughkit monitor`); the server bounds its work with its own admission (server/service.h).
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -20,15 +21,6 @@ class BoundedQueue {
     std::unique_lock lock(mutex_);
     not_full_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
     if (closed_) return false;
-    items_.push_back(std::move(item));
-    not_empty_.notify_one();
-    return true;
-  }
-
-  // Never blocks: false when full or closed (the server answers 503 instead of waiting).
-  bool try_push(T item) {
-    std::lock_guard lock(mutex_);
-    if (closed_ || items_.size() >= capacity_) return false;
     items_.push_back(std::move(item));
     not_empty_.notify_one();
     return true;

@@ -27,7 +27,7 @@
 //     room reverb (convolution with an exponentially decaying noise impulse response,
 //     RT60 0.15-0.8 s) applied to their events.
 //  Every clip is conditioned like the pipeline's input (peak-normalised, mono, 16 kHz;
-//  PIPELINE.md section 2) and trimmed of leading/trailing silence; the result is cached as raw
+//  docs/pipeline.md section 2) and trimmed of leading/trailing silence; the result is cached as raw
 //  float32 in DIR/sources/clips16k-v1/<sha256>.f32 so later runs skip the decoding. The
 //  cache holds ~150 MB for the defaults (unpacked voices 27 MB, espeak WAVs 32 MB, clips
 //  91 MB); the downloaded .deb (145 MB) is deleted once unpacked.

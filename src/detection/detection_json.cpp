@@ -1,29 +1,10 @@
 #include "detection/detection_json.h"
 
-#include <algorithm>
-#include <charconv>
-#include <cstdlib>
-
 #include <nlohmann/json.hpp>
 
+#include "common/float_text.h"
+
 namespace coughkit::detection {
-namespace {
-
-// A float as the shortest decimal that reads back as the same float (0.61f -> 0.61, not
-// 0.6100000143051147): the value a script compares against is the one the model produced.
-double shortest(float v) {
-  char buf[32];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::strtod(std::string(buf, end).c_str(), nullptr) : static_cast<double>(v);
-}
-
-std::vector<double> shortest(const std::vector<float>& values) {
-  std::vector<double> out(values.size());
-  std::transform(values.begin(), values.end(), out.begin(), [](float v) { return shortest(v); });
-  return out;
-}
-
-}  // namespace
 
 std::string to_json_line(const Detection& d) {
   nlohmann::ordered_json j;

@@ -7,17 +7,14 @@
 
 #include <fmt/format.h>
 
-#include "checkpoint/checkpoint_reader.h"
 #include "common/error.h"
-#include "export/checkpoint_model.h"
-#include "training/torch_module.h"
 
 namespace coughkit::detection {
 namespace {
 
 // A float from the model's metadata_props, e.g. "threshold" -> 0.61.
-std::optional<float> metadata_float(const model::ModelRunner& engine, const std::string& key, const std::string& model_path) {
-  const auto& meta = engine.metadata();
+std::optional<float> metadata_float(const model::ModelRunner& runner, const std::string& key, const std::string& model_path) {
+  const auto& meta = runner.metadata();
   const auto it = meta.find(key);
   if (it == meta.end()) return std::nullopt;
   float value = 0.0f;
@@ -35,57 +32,45 @@ void check_threshold(float t, const std::string& what) {
 }  // namespace
 
 void DetectorConfig::Validate() const {
-  if (model_path.empty()) throw ConfigError("model_path is empty: pass --model FILE.onnx");
-  if (backend != "engine" && backend != "torch")
-    throw ConfigError(fmt::format("backend must be 'engine' or 'torch', got '{}'", backend));
-  if (backend == "torch" && !checkpoint::is_checkpoint_path(model_path))
-    throw ConfigError(fmt::format("--backend torch runs a torch.save checkpoint (.pth, .pt, .ckpt); {} is not one "
-                                  "(ONNX files run on the engine)",
-                                  model_path));
-  engine.Validate();
+  ModelSpec{model_path, backend, engine}.Validate();
   if (threshold) check_threshold(*threshold, "threshold");
   if (highpass_hz && (*highpass_hz < 0.0f || *highpass_hz >= 8000.0f))
     throw ConfigError(fmt::format("highpass_hz must be 0 (off) or in (0, 8000) Hz, got {}", *highpass_hz));
 }
 
 std::string DetectorConfig::ToString() const {
-  return fmt::format("DetectorConfig(model_path={}, backend={}, {}, threshold={}, highpass_hz={})", model_path, backend,
+  return fmt::format("DetectorConfig(model_path={}, backend={}, {}, threshold={}, highpass_hz={})", model_path, backend_name(backend),
                      engine.ToString(), threshold ? fmt::format("{}", *threshold) : "model", highpass_hz ? fmt::format("{}", *highpass_hz) : "model");
 }
 
-Detector::Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> engine, features::PreprocessConfig preprocess,
+Detector::Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> runner, features::PreprocessConfig preprocess,
                    float threshold)
-    : config_(std::move(config)), engine_(std::move(engine)), pipeline_(preprocess), threshold_(threshold) {}
+    : config_(std::move(config)), runner_(std::move(runner)), pipeline_(preprocess), threshold_(threshold) {}
 
 std::unique_ptr<Detector> Detector::create(const DetectorConfig& config) {
   config.Validate();
-  std::unique_ptr<model::ModelRunner> engine;
-  if (config.backend == "torch") {
-    // The LibTorch module is opened here, and only here: the engine path never loads it.
-    const auto& torch = training::torch_module();
-    const auto ckpt = checkpoint::read_checkpoint(config.model_path);
-    std::map<std::string, std::string> metadata;
-    for (auto& [key, value] : exporter::checkpoint_metadata(ckpt)) metadata[key] = value;
-    engine = torch.load_checkpoint(ckpt, metadata, config.engine.threads);
-  } else {
-    engine = load_model_engine(config.model_path, config.engine);
-  }
+  std::unique_ptr<model::ModelRunner> runner =
+      open_model({.path = config.model_path, .backend = config.backend, .engine = config.engine});
 
-  // A model's preprocessing config and threshold travel in its metadata; flags override.
+  // A model's preprocessing config and threshold travel in its metadata (docs/pipeline.md
+  // section 6); flags override.
   features::PreprocessConfig preprocess;
-  if (auto hz = metadata_float(*engine, "highpass_hz", config.model_path)) preprocess.condition.highpass_hz = *hz;
+  if (const auto it = runner->metadata().find("preprocessing"); it != runner->metadata().end()) {
+    try {
+      preprocess = features::PreprocessConfig::from_json(it->second);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: metadata {}", config.model_path, e.what()));
+    }
+  }
+  if (auto hz = metadata_float(*runner, "highpass_hz", config.model_path)) preprocess.condition.highpass_hz = *hz;
   if (config.highpass_hz) preprocess.condition.highpass_hz = *config.highpass_hz;
   float threshold = kDefaultThreshold;
-  if (auto t = metadata_float(*engine, "threshold", config.model_path)) {
+  if (auto t = metadata_float(*runner, "threshold", config.model_path)) {
     check_threshold(*t, config.model_path + ": metadata threshold");
     threshold = *t;
   }
   if (config.threshold) threshold = *config.threshold;
-  return std::unique_ptr<Detector>(new Detector(config, std::move(engine), preprocess, threshold));
-}
-
-std::unique_ptr<model::Engine> Detector::load_model_engine(const std::string& path, const model::EngineOptions& options) {
-  return exporter::load_model(path, options);
+  return std::unique_ptr<Detector>(new Detector(config, std::move(runner), preprocess, threshold));
 }
 
 features::ClipFeatures Detector::preprocess(const audio::DecodedAudio& audio) const { return pipeline_.run(audio); }
@@ -111,7 +96,7 @@ std::vector<Detection> Detector::infer(const std::vector<const features::ClipFea
     model::images_to_model_input(bag.images, static_cast<int>(n), std::span<float>(dst, n * model::kSegmentValues));
     std::fill_n(mask.begin() + static_cast<std::ptrdiff_t>(b) * segments, n, std::uint8_t{1});
   }
-  const model::ModelOutputs out = engine_->run(batch, segments, input, mask);
+  const model::ModelOutputs out = runner_->run(batch, segments, input, mask);
 
   for (int b = 0; b < batch; ++b) {
     const auto& bag = *bags[b];
@@ -134,7 +119,7 @@ std::vector<Detection> Detector::infer(const std::vector<const features::ClipFea
                                    static_cast<float>(d.num_segments);
     }
     d.threshold = t;
-    d.cough_detected = d.bag_probability > t;  // PIPELINE.md section 7: strictly greater
+    d.cough_detected = d.bag_probability > t;  // docs/pipeline.md section 7: strictly greater
     results.push_back(std::move(d));
   }
   return results;

@@ -1,5 +1,5 @@
 #pragma once
-// The whole chain audio -> cough probabilities (PIPELINE.md sections 2-7) behind one object,
+// The whole chain audio -> cough probabilities (docs/pipeline.md sections 2-7) behind one object,
 // shared by every front end (`coughkit detect`, `coughkit serve`, `coughkit compare`).
 //
 //   auto detector = coughkit::detection::Detector::create({.model_path = "model.onnx"});
@@ -9,9 +9,8 @@
 // any number of threads, infer() calls are serialised inside the model runner (one inference
 // uses all its threads). Per-request state lives in the values passed in and returned.
 //
-// Backends (DetectorConfig::backend): "engine", coughkit's oneDNN engine (ONNX files, or
-// checkpoints built into ONNX in memory); "torch", a checkpoint run by LibTorch in the
-// module libcoughkit_torch.so (training/torch_module.h), opened only then.
+// The model is opened by the one factory (model_factory.h): ONNX file or checkpoint, on the
+// engine or on LibTorch (DetectorConfig::backend).
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,23 +19,24 @@
 
 #include "audio/decoder.h"
 #include "features/feature_pipeline.h"
-#include "model/engine.h"
+#include "features/model_input_contract.h"
+#include "detection/model_factory.h"
 #include "model/model_runner.h"
 
 namespace coughkit::detection {
 
-// The reference HTTP API's default decision threshold, used when neither the caller nor
-// the model's metadata (key "threshold") gives one.
-inline constexpr float kDefaultThreshold = 0.61f;
+// The threshold used when neither the caller nor the model's metadata (key "threshold")
+// gives one (docs/pipeline.md section 7).
+inline constexpr float kDefaultThreshold = features::kReferenceThreshold;
 
 struct DetectorConfig {
   std::string model_path;                    // .onnx, or a torch.save checkpoint (.pth/.pt/.ckpt)
   model::EngineOptions engine{};
   std::optional<float> threshold;            // overrides the model's own
   std::optional<float> highpass_hz;          // overrides the model's preprocessing config
-  // "engine" (default) or "torch" (LibTorch reference backend; model_path must be a checkpoint).
+  // The engine (default) or LibTorch (the reference backend; model_path must be a checkpoint).
   // Last, so designated initialisers written before it still compile.
-  std::string backend = "engine";
+  Backend backend = Backend::kEngine;
 
   void Validate() const;  // throws ConfigError naming the field
   std::string ToString() const;
@@ -58,18 +58,15 @@ struct Detection {
 
 class Detector {
  public:
-  // Loads the model (static factory: config.backend picks the runner, the file's type how
-  // the engine loads it). Throws InputError for an unusable model file, ConfigError for bad
-  // options, std::runtime_error when the LibTorch module is needed but missing.
+  // Opens the model (open_model) and reads its preprocessing config and threshold. Throws
+  // InputError for an unusable model file, ConfigError for bad options, std::runtime_error
+  // when the LibTorch module is needed but missing.
   static std::unique_ptr<Detector> create(const DetectorConfig& config);
-  // The factory behind create(), for front ends that need only the engine (bench): an
-  // ONNX file, or a checkpoint built into an ONNX model in memory (src/export/).
-  static std::unique_ptr<model::Engine> load_model_engine(const std::string& path, const model::EngineOptions& options);
 
   const DetectorConfig& config() const { return config_; }
   const features::PreprocessConfig& preprocess_config() const { return pipeline_.config(); }
-  // The model runner: model::Engine, or the LibTorch backend.
-  const model::ModelRunner& engine() const { return *engine_; }
+  // The model runner: coughkit's engine or the LibTorch backend.
+  const model::ModelRunner& runner() const { return *runner_; }
   float default_threshold() const { return threshold_; }
 
   // Decoded audio -> bag features (images of the first 32 segments).
@@ -83,10 +80,10 @@ class Detector {
   Detection detect(const audio::DecodedAudio& audio, std::optional<float> threshold = std::nullopt) const;
 
  private:
-  Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> engine, features::PreprocessConfig preprocess,
+  Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> runner, features::PreprocessConfig preprocess,
            float threshold);
   DetectorConfig config_;
-  std::unique_ptr<model::ModelRunner> engine_;
+  std::unique_ptr<model::ModelRunner> runner_;
   features::FeaturePipeline pipeline_;
   float threshold_;
 };

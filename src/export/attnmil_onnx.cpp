@@ -19,7 +19,7 @@ using Shape = std::vector<std::int64_t>;
 // torch.nn.BatchNorm{1,2}d default eps; the checkpoint does not store it.
 constexpr double kBatchNormEps = 1e-5;
 
-// ResNet-18: four stages of two BasicBlocks (PIPELINE.md section 6).
+// ResNet-18: four stages of two BasicBlocks (docs/pipeline.md section 6).
 constexpr int kStageChannels[4] = {64, 128, 256, 512};
 constexpr int kFeatures = 512;
 
@@ -209,7 +209,7 @@ class GraphBuilder {
     node("Reshape", {"features", "bag_feature_shape"}, {"bag_features"}, "bag_features");
 
     // Attention: Linear -> Tanh -> Linear, one score per segment; masked scores become
-    // float32 lowest before the softmax over S (PIPELINE.md section 6).
+    // float32 lowest before the softmax over S (docs/pipeline.md section 6).
     const std::int64_t hidden = sd_.at("attn.0.weight").shape.empty() ? 0 : sd_.at("attn.0.weight").shape[0];
     if (hidden <= 0 || hidden > 65536)
       throw InputError(fmt::format("{}: 'attn.0.weight' has shape {}, expected (hidden,512)", sd_.source(),

@@ -1,8 +1,8 @@
 #pragma once
-// AttnMILResNet (PIPELINE.md section 6) as an ONNX graph, built directly from a checkpoint's
+// AttnMILResNet (docs/pipeline.md section 6) as an ONNX graph, built directly from a checkpoint's
 // StateDict: the same network torch.onnx.export produces, with every BatchNorm folded into
 // the convolution (backbone) or Linear (bag head) next to it, the inputs/outputs and
-// dynamic batch/segment axes of PIPELINE.md, and metadata_props for the Detector.
+// dynamic batch/segment axes of docs/pipeline.md, and metadata_props for the Detector.
 #include <string>
 #include <utility>
 #include <vector>

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "export/attnmil_onnx.h"
+#include "features/feature_pipeline.h"
 
 namespace coughkit::exporter {
 namespace {
@@ -32,20 +33,25 @@ std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const check
   const double highpass = overrides.highpass_hz ? *overrides.highpass_hz : config_number(cfg, "highpass_hz").value_or(0.0);
   if (!(threshold >= 0.0 && threshold <= 1.0))
     throw InputError(fmt::format("{}: config threshold {} is not in [0, 1]", ckpt.path, threshold));
-  // The preprocessing the model was trained with: PIPELINE.md sections 2-5, with any of
-  // these keys the checkpoint's config sets taking precedence.
-  nlohmann::json pre = {
-      {"sample_rate", 16000}, {"highpass_hz", highpass}, {"segment_seconds", 2.0}, {"segment_hop_seconds", 0.5},
-      {"max_segments", 32},   {"n_fft", 1024},           {"win_length", 1024},     {"hop_length", 160},
-      {"n_mels", 160},        {"f_min", 50.0},           {"f_max", 4000.0},        {"top_db", 80.0},
-      {"image_size", 224},    {"mean", {0.485, 0.456, 0.406}}, {"std", {0.229, 0.224, 0.225}},
-  };
+  // The preprocessing the model was trained with: docs/pipeline.md sections 2-5, with any of
+  // the config's keys of the same name and type taking precedence (highpass_hz above).
+  features::PreprocessConfig defaults;
+  defaults.condition.highpass_hz = static_cast<float>(highpass);
+  auto pre = nlohmann::json::parse(defaults.to_json());
   for (auto& [key, value] : pre.items())
-    if (key != "highpass_hz" && cfg.contains(key) && cfg[key].type() == value.type()) value = cfg[key];
+    if (key != "highpass_hz" && cfg.contains(key) && cfg[key].is_number() == value.is_number() &&
+        cfg[key].is_array() == value.is_array())
+      value = cfg[key];
+  std::string preprocessing;
+  try {
+    preprocessing = features::PreprocessConfig::from_json(pre.dump()).to_json();
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: config: {}", ckpt.path, e.what()));
+  }
   std::vector<std::pair<std::string, std::string>> meta = {
       {"threshold", num32(threshold)},
       {"highpass_hz", num32(highpass)},
-      {"preprocessing", pre.dump()},
+      {"preprocessing", preprocessing},
       {"source_file", std::filesystem::path(ckpt.path).filename().string()},
       {"source_sha256", ckpt.sha256},
       {"source_format", ckpt.format + (ckpt.bare_state_dict ? " (bare state dict)" : "")},
@@ -65,13 +71,6 @@ std::string checkpoint_onnx_bytes(const checkpoint::Checkpoint& ckpt, int opset,
   std::string bytes;
   if (!model.SerializeToString(&bytes)) throw InputError(ckpt.path + ": the ONNX model could not be serialised");
   return bytes;
-}
-
-std::unique_ptr<model::Engine> load_model(const std::string& path, const model::EngineOptions& options) {
-  if (!checkpoint::is_checkpoint_path(path)) return model::Engine::load_onnx(path, options);
-  options.Validate();  // before the slow part
-  const auto ckpt = checkpoint::read_checkpoint(path);
-  return model::Engine::load_onnx_bytes(checkpoint_onnx_bytes(ckpt), path, options);
 }
 
 }  // namespace coughkit::exporter

@@ -37,7 +37,7 @@ Probe make_probe() {
             std::cos(0.013f * static_cast<float>(x * y % 97));
   p.input.assign(images.size() * model::kChannels, 0.0f);
   model::images_to_model_input(images, p.batch * p.segments, p.input);
-  // The padded segment is all-zero model input (PIPELINE.md section 5).
+  // The padded segment is all-zero model input (docs/pipeline.md section 5).
   std::fill(p.input.end() - static_cast<std::ptrdiff_t>(model::kSegmentValues), p.input.end(), 0.0f);
   return p;
 }

@@ -11,7 +11,7 @@
 //                              (lexically normalised): float16 (S, 224, 224), C order, the
 //                              pipeline's images rounded to nearest even (torch's .half()).
 //                              S <= 32: FeaturePipeline keeps the first 32 segments of a
-//                              longer clip (SegmentOptions::max_segments, PIPELINE.md §3).
+//                              longer clip (SegmentOptions::max_segments, docs/pipeline.md §3).
 //   DIR/_external/<hash>.npy   entries of absolute paths and of paths escaping with "..",
 //                              <hash> = 16 hex digits of FNV-1a 64 of the normalised path
 //   DIR/precompute_report.json counts and failures of the last precompute() run

@@ -1,6 +1,6 @@
 #pragma once
 // Decoded audio -> conditioned 16 kHz waveform -> segments -> log-mel images: the whole
-// preprocessing of PIPELINE.md sections 2-4 behind one call, shared by every front end
+// preprocessing of docs/pipeline.md sections 2-4 behind one call, shared by every front end
 // (features, detect, serve, precompute) so none can drift from the others.
 //
 // Thread safety: a pipeline is immutable after construction; run() is reentrant.
@@ -21,6 +21,17 @@ struct PreprocessConfig {
 
   void Validate() const;
   std::string ToString() const;
+
+  // The config as the JSON object a model carries in its metadata under "preprocessing"
+  // (docs/pipeline.md section 6), one key per constant: sample_rate, highpass_hz,
+  // segment_seconds, segment_hop_seconds, max_segments, n_fft, win_length, hop_length,
+  // n_mels, f_min, f_max, top_db, image_size, mean, std.
+  std::string to_json() const;
+  // Reads what to_json() writes; absent keys keep their defaults. Throws InputError naming the
+  // key when a value has the wrong type or is one coughkit cannot follow (a sample rate other
+  // than 16000, an image size other than 224, normalisation other than ImageNet's, values
+  // Validate() refuses).
+  static PreprocessConfig from_json(const std::string& text);
 };
 
 struct ClipFeatures {

@@ -1,5 +1,5 @@
 #pragma once
-// The model's input image for one 2-s segment (PIPELINE.md section 4, the reference's
+// The model's input image for one 2-s segment (docs/pipeline.md section 4, the reference's
 // `waveform_to_mel_3ch`), for every segment of a clip at once:
 //   power spectrogram  torchaudio.transforms.MelSpectrogram(16000, n_fft=1024, hop=160,
 //                      n_mels=160, f_min=50, f_max=4000, power=2, center=True, reflect pad)

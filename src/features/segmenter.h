@@ -1,5 +1,5 @@
 #pragma once
-// Segmentation of the conditioned 16 kHz waveform (PIPELINE.md section 3, the reference's
+// Segmentation of the conditioned 16 kHz waveform (docs/pipeline.md section 3, the reference's
 // `extract_segments`): 2.0 s windows every 0.5 s, short clips zero-padded to 2.0 s, only full
 // windows, at most 32 per bag.
 #include <cstddef>

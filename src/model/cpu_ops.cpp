@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/half.h"
 
 namespace coughkit::model {
 namespace {
@@ -553,80 +554,99 @@ std::vector<std::int64_t> tensor_to_ints(const Tensor& t) {
   return v;
 }
 
-bool is_cpu_op(const std::string& op) {
-  static const std::set<std::string> ops = {
-      "Relu", "Tanh", "Sigmoid", "Neg", "Exp", "Sqrt", "Abs", "Not", "Add", "Sub", "Mul", "Div", "Equal",
-      "Where", "Softmax", "ReduceSum", "ReduceMean", "Shape", "Gather", "Concat", "Reshape", "Unsqueeze",
-      "Squeeze", "Flatten", "Identity", "Dropout", "Cast", "Constant", "ConstantOfShape", "Expand",
-      "Transpose", "Slice", "BatchNormalization"};
-  return ops.count(op) != 0;
+// The kernels the op table (op_specs.cpp) names, one signature for all.
+namespace cpu_kernels {
+namespace {
+const Tensor* optional_input(const CpuInputs& inputs, std::size_t i) { return i < inputs.size() ? inputs[i] : nullptr; }
+}  // namespace
+
+std::vector<Tensor> elementwise_unary(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {unary(node, in(inputs, 0), pool)};
+}
+std::vector<Tensor> elementwise_binary(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {binary(node, in(inputs, 0), in(inputs, 1), pool)};
+}
+std::vector<Tensor> where_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {where(in(inputs, 0), in(inputs, 1), in(inputs, 2), pool)};
+}
+std::vector<Tensor> softmax_op(const Node& node, const CpuInputs& inputs, int opset, BufferPool* pool) {
+  return {softmax(in(inputs, 0), node.attr_int("axis", opset < 13 ? 1 : -1), opset, pool)};
+}
+std::vector<Tensor> reduce_op(const Node& node, const CpuInputs& inputs, int opset, BufferPool* pool) {
+  return {reduce(node, in(inputs, 0), optional_input(inputs, 1), opset, pool)};
+}
+std::vector<Tensor> shape_op(const Node& node, const CpuInputs& inputs, int, BufferPool*) {
+  return {shape_of(in(inputs, 0), node)};
+}
+std::vector<Tensor> gather_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {gather(in(inputs, 0), in(inputs, 1), node.attr_int("axis", 0), pool)};
+}
+std::vector<Tensor> concat_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {concat(inputs, node.attr_int("axis", 0), pool)};
+}
+std::vector<Tensor> reshape_op(const Node& node, const CpuInputs& inputs, int, BufferPool*) {
+  return {reshape(in(inputs, 0), in(inputs, 1), node.attr_int("allowzero", 0) != 0)};
+}
+std::vector<Tensor> unsqueeze_op(const Node& node, const CpuInputs& inputs, int opset, BufferPool*) {
+  return {unsqueeze(in(inputs, 0), opset >= 13 ? tensor_to_ints(in(inputs, 1)) : node.attr_ints("axes"))};
+}
+std::vector<Tensor> squeeze_op(const Node& node, const CpuInputs& inputs, int opset, BufferPool*) {
+  const Tensor* axes_input = optional_input(inputs, 1);
+  std::vector<std::int64_t> axes = opset >= 13 ? (axes_input ? tensor_to_ints(*axes_input) : std::vector<std::int64_t>{})
+                                               : node.attr_ints("axes");
+  return {squeeze(in(inputs, 0), axes)};
+}
+std::vector<Tensor> flatten_op(const Node& node, const CpuInputs& inputs, int, BufferPool*) {
+  const Tensor& x = in(inputs, 0);
+  auto rank = static_cast<std::int64_t>(x.shape.size());
+  std::int64_t axis = node.attr_int("axis", 1);
+  if (axis < -rank || axis > rank) fail("Flatten axis out of range");
+  if (axis < 0) axis += rank;
+  return {x.view({prod(x.shape, 0, axis), prod(x.shape, axis, rank)})};
+}
+std::vector<Tensor> identity_op(const Node&, const CpuInputs& inputs, int, BufferPool*) { return {in(inputs, 0)}; }
+std::vector<Tensor> dropout_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  // Inference: identity. A mask output, when requested, is all true.
+  const Tensor& x = in(inputs, 0);
+  std::vector<Tensor> outs{x};
+  if (node.outputs.size() > 1) {
+    Tensor mask = Tensor::allocate(DType::Bool, x.shape, pool);
+    std::fill_n(mask.data<bool>(), mask.numel(), true);
+    outs.push_back(mask);
+  }
+  return outs;
+}
+std::vector<Tensor> cast_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {cast(in(inputs, 0), node.attr_int("to", 1), pool)};
+}
+std::vector<Tensor> constant_op(const Node& node, const CpuInputs&, int, BufferPool*) { return {constant_from_attr(node)}; }
+std::vector<Tensor> constant_of_shape_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  auto dims = tensor_to_ints(in(inputs, 0));
+  Tensor value;
+  if (node.has("value")) {
+    value = *node.attrs.at("value").t;
+  } else {
+    value = Tensor::allocate(DType::Float, {1});
+    *value.data<float>() = 0.f;
+  }
+  if (value.numel() != 1) fail("ConstantOfShape value must have one element");
+  Tensor out = Tensor::allocate(value.dtype, Shape(dims.begin(), dims.end()), pool);
+  std::size_t es = dtype_size(value.dtype);
+  for (std::int64_t i = 0, n = out.numel(); i < n; ++i)
+    std::memcpy(static_cast<char*>(out.storage.get()) + i * es, value.storage.get(), es);
+  return {out};
+}
+std::vector<Tensor> expand_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {expand(in(inputs, 0), in(inputs, 1), pool)};
+}
+std::vector<Tensor> transpose_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {transpose(in(inputs, 0), node.attr_ints("perm"), pool)};
+}
+std::vector<Tensor> slice_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) { return {slice(inputs, pool)}; }
+std::vector<Tensor> batchnorm_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {batchnorm(inputs, node.attr_float("epsilon", 1e-5f), pool)};
 }
 
-std::vector<Tensor> run_cpu_op(const Node& node, const std::vector<const Tensor*>& inputs, int opset,
-                               BufferPool* pool) {
-  const std::string& op = node.op;
-  auto opt = [&](std::size_t i) -> const Tensor* { return i < inputs.size() ? inputs[i] : nullptr; };
-  if (op == "Relu" || op == "Tanh" || op == "Sigmoid" || op == "Neg" || op == "Exp" || op == "Sqrt" ||
-      op == "Abs" || op == "Not")
-    return {unary(node, in(inputs, 0), pool)};
-  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Equal")
-    return {binary(node, in(inputs, 0), in(inputs, 1), pool)};
-  if (op == "Where") return {where(in(inputs, 0), in(inputs, 1), in(inputs, 2), pool)};
-  if (op == "Softmax") return {softmax(in(inputs, 0), node.attr_int("axis", opset < 13 ? 1 : -1), opset, pool)};
-  if (op == "ReduceSum" || op == "ReduceMean") return {reduce(node, in(inputs, 0), opt(1), opset, pool)};
-  if (op == "Shape") return {shape_of(in(inputs, 0), node)};
-  if (op == "Gather") return {gather(in(inputs, 0), in(inputs, 1), node.attr_int("axis", 0), pool)};
-  if (op == "Concat") return {concat(inputs, node.attr_int("axis", 0), pool)};
-  if (op == "Reshape") return {reshape(in(inputs, 0), in(inputs, 1), node.attr_int("allowzero", 0) != 0)};
-  if (op == "Unsqueeze")
-    return {unsqueeze(in(inputs, 0), opset >= 13 ? tensor_to_ints(in(inputs, 1)) : node.attr_ints("axes"))};
-  if (op == "Squeeze") {
-    std::vector<std::int64_t> axes = opset >= 13 ? (opt(1) ? tensor_to_ints(*opt(1)) : std::vector<std::int64_t>{})
-                                                 : node.attr_ints("axes");
-    return {squeeze(in(inputs, 0), axes)};
-  }
-  if (op == "Flatten") {
-    const Tensor& x = in(inputs, 0);
-    auto rank = static_cast<std::int64_t>(x.shape.size());
-    std::int64_t axis = node.attr_int("axis", 1);
-    if (axis < -rank || axis > rank) fail("Flatten axis out of range");
-    if (axis < 0) axis += rank;
-    return {x.view({prod(x.shape, 0, axis), prod(x.shape, axis, rank)})};
-  }
-  if (op == "Identity") return {in(inputs, 0)};
-  if (op == "Dropout") {
-    // Inference: identity. A mask output, when requested, is all true.
-    const Tensor& x = in(inputs, 0);
-    std::vector<Tensor> outs{x};
-    if (node.outputs.size() > 1) {
-      Tensor mask = Tensor::allocate(DType::Bool, x.shape, pool);
-      std::fill_n(mask.data<bool>(), mask.numel(), true);
-      outs.push_back(mask);
-    }
-    return outs;
-  }
-  if (op == "Cast") return {cast(in(inputs, 0), node.attr_int("to", 1), pool)};
-  if (op == "Constant") return {constant_from_attr(node)};
-  if (op == "ConstantOfShape") {
-    auto dims = tensor_to_ints(in(inputs, 0));
-    Tensor value;
-    if (node.has("value")) value = *node.attrs.at("value").t;
-    else {
-      value = Tensor::allocate(DType::Float, {1});
-      *value.data<float>() = 0.f;
-    }
-    if (value.numel() != 1) fail("ConstantOfShape value must have one element");
-    Tensor out = Tensor::allocate(value.dtype, Shape(dims.begin(), dims.end()), pool);
-    std::size_t es = dtype_size(value.dtype);
-    for (std::int64_t i = 0, n = out.numel(); i < n; ++i)
-      std::memcpy(static_cast<char*>(out.storage.get()) + i * es, value.storage.get(), es);
-    return {out};
-  }
-  if (op == "Expand") return {expand(in(inputs, 0), in(inputs, 1), pool)};
-  if (op == "Transpose") return {transpose(in(inputs, 0), node.attr_ints("perm"), pool)};
-  if (op == "Slice") return {slice(inputs, pool)};
-  if (op == "BatchNormalization") return {batchnorm(inputs, node.attr_float("epsilon", 1e-5f), pool)};
-  fail("no CPU kernel for " + op);
-}
+}  // namespace cpu_kernels
 
 }  // namespace coughkit::model

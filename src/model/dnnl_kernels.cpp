@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/cpu_features.h"
 #include "model/maxpool_avx2.h"
-#include "model/winograd_avx2.h"
 
 namespace coughkit::model {
 
@@ -74,7 +74,7 @@ void DnnlContext::reorder(const memory::desc& src_md, const void* sp, const memo
 
 const Tensor& DnnlContext::plain(RtValue& v) {
   if (v.plain) return *v.plain;
-  if (!v.md) fail("internal: value has no data");
+  if (!v.md) throw InternalError("value has no data");
   Tensor t = Tensor::allocate(DType::Float, v.shape, &pool_);
   reorder(*v.md, v.blocked.get(), plain_desc(v.shape), t.storage.get());
   v.plain = std::move(t);
@@ -83,7 +83,7 @@ const Tensor& DnnlContext::plain(RtValue& v) {
 
 std::pair<memory::desc, void*> DnnlContext::as_src(RtValue& v) {
   if (v.md) return {*v.md, v.blocked.get()};
-  if (!v.plain) fail("internal: value has no data");
+  if (!v.plain) throw InternalError("value has no data");
   if (v.plain->dtype != DType::Float)
     fail(std::string("expected a float32 tensor, got ") + dtype_name(v.plain->dtype));
   return {plain_desc(v.plain->shape), v.plain->storage.get()};
@@ -126,7 +126,7 @@ ConvKernel::ConvKernel(const Node& node, const Tensor& weights, const Tensor* bi
   pad_r_ = {pads[2], pads[3]};
   if (winograd_tile > 0 && WinogradConv::eligible(node, weights)) {
     wino_ = std::make_unique<WinogradConv>(node, weights, bias, winograd_tile);
-    algorithm_used_ = "winograd_f" + std::to_string(winograd_tile) + "x3";
+    algorithm_used_ = "own_winograd_f" + std::to_string(winograd_tile) + "x3";
   }
 }
 
@@ -163,6 +163,7 @@ RtValue ConvKernel::run_winograd(DnnlContext& ctx, RtValue& x, RtValue* residual
   }
   std::shared_ptr<void> dst = output_buffer(ctx, residual, may_steal, dst_md);
   wino_->run(static_cast<const float*>(src), x.shape, static_cast<float*>(dst.get()), omp_get_max_threads());
+  implementations_.insert(algorithm_used_ + "_avx2");
   flops += 2.0 * ys[0] * ys[1] * ys[2] * ys[3] * ic_ * 9;  // direct-convolution equivalent
   return RtValue::blocked_value(ys, dst_md, std::move(dst));
 }
@@ -220,6 +221,7 @@ ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs,
   }
   if (!pd) fail("oneDNN has no convolution for input " + shape_str(xs));
   plan->prim = dnnl::convolution_forward(*pd);
+  implementations_.insert(pd->impl_info_str());
   plan->src_md = pd->src_desc();
   plan->dst_md = pd->dst_desc();
 
@@ -312,12 +314,14 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
                                      to_dims(kernel), {pads[0], pads[1]}, {pads[2], pads[3]});
     const memory::desc blocked8(to_dims(x.shape), dt::f32, tag::nChw8c);
     if (alg == dnnl::algorithm::pooling_max && x.shape[1] % 8 == 0 && xmd == blocked8 && pads[0] < kernel[0] && pads[1] < kernel[1] &&
-        pads[2] < kernel[0] && pads[3] < kernel[1] && cpu_has_avx2()) {
+        pads[2] < kernel[0] && pads[3] < kernel[1] && own_avx2_kernels_enabled()) {
       plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          oh,     ow,
                                          kernel[0],  kernel[1],  strides[0], strides[1], pads[0], pads[1]};
       plan->dst_md = memory::desc(to_dims(plan->out_shape), dt::f32, tag::nChw8c);
+      implementations_.insert("own_maxpool_avx2");
     } else {
       dnnl::pooling_forward::primitive_desc pd(pdsc, ctx.engine());
+      implementations_.insert(pd.impl_info_str());
       plan->prim = dnnl::pooling_forward(pd);
       plan->dst_md = pd.dst_desc();
     }
@@ -344,13 +348,71 @@ struct MatMulKernel::Plan {
   memory::desc a_md, b_md, y_md;
 };
 
+namespace {
+
+memory::desc plain_md(const Shape& s) { return DnnlContext::plain_desc(s); }
+
+}  // namespace
+
+// MatMul with NumPy semantics beyond (..., K) x (K, N): 1-D operands, and batch dimensions
+// that broadcast (oneDNN's matmul broadcasts batch dimensions of size 1).
+Tensor MatMulKernel::run_batched(DnnlContext& ctx, const Tensor& a, const Tensor& b, double& flops) {
+  if (a.shape.empty() || b.shape.empty()) fail("MatMul operands must have rank >= 1");
+  Shape sa = a.shape, sb = b.shape;
+  const bool a_vector = sa.size() == 1, b_vector = sb.size() == 1;
+  if (a_vector) sa.insert(sa.begin(), 1);
+  if (b_vector) sb.push_back(1);
+  const std::size_t rank = std::max(sa.size(), sb.size());
+  if (rank > 6) fail("MatMul of rank > 6 is not supported");
+  sa.insert(sa.begin(), rank - sa.size(), 1);
+  sb.insert(sb.begin(), rank - sb.size(), 1);
+  const std::int64_t m = sa[rank - 2], k = sa[rank - 1], n = sb[rank - 1];
+  if (sb[rank - 2] != k) fail("operands " + shape_str(a.shape) + " and " + shape_str(b.shape) + " do not multiply");
+  Shape so(rank);
+  for (std::size_t d = 0; d + 2 < rank; ++d) {
+    if (sa[d] != sb[d] && sa[d] != 1 && sb[d] != 1)
+      fail("batch dimensions of " + shape_str(a.shape) + " and " + shape_str(b.shape) + " do not broadcast");
+    so[d] = std::max(sa[d], sb[d]);
+  }
+  so[rank - 2] = m;
+  so[rank - 1] = n;
+  Shape out_shape(so.begin(), so.end() - 2);
+  if (!a_vector) out_shape.push_back(m);
+  if (!b_vector) out_shape.push_back(n);
+  Tensor y = Tensor::allocate(DType::Float, out_shape, &ctx.pool());
+  if (shape_numel(so) == 0) return y;
+  if (k == 0) {
+    std::fill_n(y.data<float>(), y.numel(), 0.f);
+    return y;
+  }
+  const std::string key = shape_str(sa) + "x" + shape_str(sb);
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    auto plan = std::make_shared<Plan>();
+    plan->a_md = plain_md(sa);
+    plan->b_md = plain_md(sb);
+    plan->y_md = plain_md(so);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plan->a_md, plan->b_md, plan->y_md), ctx.engine());
+    plan->prim = dnnl::matmul(pd);
+    implementations_.insert(pd.impl_info_str());
+    it = plans_.emplace(key, std::move(plan)).first;
+  }
+  Plan& plan = *it->second;
+  plan.prim.execute(ctx.stream(), {{DNNL_ARG_SRC, make_memory(plan.a_md, ctx.engine(), a.storage.get())},
+                                   {DNNL_ARG_WEIGHTS, make_memory(plan.b_md, ctx.engine(), b.storage.get())},
+                                   {DNNL_ARG_DST, memory(plan.y_md, ctx.engine(), y.storage.get())}});
+  ctx.stream().wait();
+  flops += 2.0 * static_cast<double>(shape_numel(so)) * static_cast<double>(k);
+  return y;
+}
+
 Tensor MatMulKernel::run(DnnlContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, double& flops) {
   bool gemm = node_.op == "Gemm";
   if (a.dtype != DType::Float || b.dtype != DType::Float || (c && c->dtype != DType::Float))
     fail("inputs must be float32");
   bool ta = gemm && node_.attr_int("transA", 0) != 0, tb = gemm && node_.attr_int("transB", 0) != 0;
-  if (b.shape.size() != 2)
-    fail("the right operand must be 2-D, got " + shape_str(b.shape) + " (batched MatMul is not supported)");
+  if (!gemm && (b.shape.size() != 2 || a.shape.size() < 2)) return run_batched(ctx, a, b, flops);
+  if (b.shape.size() != 2) fail("Gemm's B must be 2-D, got " + shape_str(b.shape));
   if (gemm ? a.shape.size() != 2 : a.shape.size() < 2) fail("the left operand has the wrong rank: " + shape_str(a.shape));
   std::int64_t k = ta ? a.shape[0] : a.shape.back();
   std::int64_t m = ta ? a.shape[1] : a.numel() / std::max<std::int64_t>(k, 1);
@@ -373,6 +435,7 @@ Tensor MatMulKernel::run(DnnlContext& ctx, const Tensor& a, const Tensor& b, con
       if (alpha != 1.f) attr.set_output_scales(0, {alpha});
       dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(plan->a_md, plan->b_md, plan->y_md), attr, ctx.engine());
       plan->prim = dnnl::matmul(pd);
+      implementations_.insert(pd.impl_info_str());
       it = plans_.emplace(key, std::move(plan)).first;
     }
     Plan& plan = *it->second;

@@ -7,6 +7,7 @@
 // layout and shared between shapes.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -86,6 +87,9 @@ class ConvKernel {
   RtValue run(DnnlContext& ctx, RtValue& x, RtValue* residual, bool may_steal, double& flops);
   // The algorithm of the primitives created so far ("winograd" or "direct"), for reports.
   const std::string& algorithm_used() const { return algorithm_used_; }
+  // Every implementation run so far: oneDNN's names ("jit:avx2", "brgconv:avx512_core",
+  // "gemm:jit") or coughkit's own ("own_winograd_f2x3_avx2").
+  const std::set<std::string>& implementations() const { return implementations_; }
 
  private:
   struct Plan;
@@ -106,6 +110,7 @@ class ConvKernel {
   std::unordered_map<std::string, std::shared_ptr<Plan>> plans_;
   std::vector<std::pair<dnnl::memory::desc, dnnl::memory>> weight_cache_;
   std::string algorithm_used_;
+  std::set<std::string> implementations_;
 };
 
 // MaxPool, AveragePool, GlobalAveragePool.
@@ -113,22 +118,28 @@ class PoolKernel {
  public:
   explicit PoolKernel(const Node& node) : node_(node) {}
   RtValue run(DnnlContext& ctx, RtValue& x);
+  const std::set<std::string>& implementations() const { return implementations_; }
 
  private:
   struct Plan;
   const Node& node_;
+  std::set<std::string> implementations_;
   std::unordered_map<std::string, std::shared_ptr<Plan>> plans_;
 };
 
-// Gemm and MatMul (2-D right operand) on plain tensors.
+// Gemm, and MatMul with NumPy semantics (1-D operands, broadcast batch dimensions), on plain
+// tensors.
 class MatMulKernel {
  public:
   explicit MatMulKernel(const Node& node) : node_(node) {}
   Tensor run(DnnlContext& ctx, const Tensor& a, const Tensor& b, const Tensor* c, double& flops);
+  const std::set<std::string>& implementations() const { return implementations_; }
 
  private:
   struct Plan;
+  Tensor run_batched(DnnlContext& ctx, const Tensor& a, const Tensor& b, double& flops);
   const Node& node_;
+  std::set<std::string> implementations_;
   std::unordered_map<std::string, std::shared_ptr<Plan>> plans_;
 };
 

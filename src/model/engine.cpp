@@ -67,8 +67,8 @@ std::unique_ptr<Engine> Engine::from_graph(Graph g, const std::string& source, c
   std::uint8_t mask = 1;
   try {
     engine->run(1, 1, zeros, {&mask, 1});
-  } catch (const InputError& e) {
-    throw InputError("model " + source + ": test run failed: " + e.what());
+  } catch (const Error& e) {
+    rethrow_with_context(e, "model " + source + ": test run failed: ");
   }
   m.flops_per_segment = m.exec->last_run_flops();
   return engine;
@@ -118,6 +118,11 @@ const std::map<std::string, std::string>& Engine::metadata() const { return impl
 double Engine::flops_per_segment() const { return impl_->flops_per_segment; }
 const EngineOptions& Engine::options() const { return impl_->options; }
 int Engine::threads() const { return impl_->threads; }
+
+std::vector<std::string> Engine::kernels_used() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->exec->kernels_used();
+}
 
 std::string Engine::conv_algorithms() const {
   std::lock_guard lock(impl_->mu);

@@ -1,5 +1,5 @@
 #pragma once
-// coughkit's inference engine for AttnMILResNet ONNX models (shared/PIPELINE.md sections
+// coughkit's inference engine for AttnMILResNet ONNX models (docs/pipeline.md sections
 // 5-6), on its own graph executor with oneDNN kernels.
 //
 //   auto engine = coughkit::model::Engine::load_onnx("model.onnx", {});
@@ -18,13 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "features/model_input_contract.h"
 #include "model/model_runner.h"
 
 namespace coughkit::model {
 
 struct Graph;  // model/graph.h
 
-inline constexpr int kImageSize = 224;
+inline constexpr int kImageSize = features::kModelImageSize;
 inline constexpr int kChannels = 3;
 inline constexpr std::size_t kSegmentValues = std::size_t{kChannels} * kImageSize * kImageSize;
 
@@ -40,7 +41,7 @@ struct EngineOptions {
 
 class Engine final : public ModelRunner {
  public:
-  // Loads, checks (inputs/outputs per PIPELINE.md section 6, supported ops/attributes),
+  // Loads, checks (inputs/outputs per docs/pipeline.md section 6, supported ops/attributes),
   // optimises (constant folding, BatchNorm folding, Conv+Add+ReLU fusion) and test-runs
   // the model on one zero segment. Throws InputError naming the file (and node/op) for
   // anything it cannot run exactly, ConfigError for bad options.
@@ -61,7 +62,8 @@ class Engine final : public ModelRunner {
   double flops_per_segment() const;  // convolutions + matrix products, for GFLOP/s reports
   const EngineOptions& options() const;
   int threads() const override;              // resolved thread count
-  std::string conv_algorithms() const;  // e.g. "direct+winograd_f2x3"
+  std::string conv_algorithms() const;  // e.g. "direct+own_winograd_f2x3"
+  std::vector<std::string> kernels_used() const;  // Executor::kernels_used()
   std::string backend_name() const override { return "onnx-engine"; }
   std::string describe() const override;  // options and convolution algorithms
 
@@ -72,7 +74,7 @@ class Engine final : public ModelRunner {
   std::unique_ptr<Impl> impl_;
 };
 
-// (S, 224, 224) mel images in [-1, 1] -> (S, 3, 224, 224) model input, PIPELINE.md
+// (S, 224, 224) mel images in [-1, 1] -> (S, 3, 224, 224) model input, docs/pipeline.md
 // section 5: x01 = (v + 1) / 2, then (x01 - mean[c]) / std[c] with ImageNet statistics,
 // in float32 in the reference's operation order. Throws InputError on wrong sizes.
 void images_to_model_input(std::span<const float> images, int segments, std::span<float> out);

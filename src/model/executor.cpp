@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "model/cpu_ops.h"
 #include "model/dnnl_kernels.h"
+#include "model/op_specs.h"
 
 namespace coughkit::model {
 
@@ -36,18 +37,21 @@ struct Executor::Impl {
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       const Node& n = g.nodes[i];
       try {
-        if (n.op == "FusedConv") {
-          const Tensor* bias = n.input(2) >= 0 ? &*g.values[n.input(2)].constant : nullptr;
-          convs[i] = std::make_unique<ConvKernel>(n, *g.values[n.input(1)].constant, bias, opt.winograd_tile);
-        } else if (n.op == "MaxPool" || n.op == "AveragePool" || n.op == "GlobalAveragePool") {
-          pools[i] = std::make_unique<PoolKernel>(n);
-        } else if (n.op == "Gemm" || n.op == "MatMul") {
-          matmuls[i] = std::make_unique<MatMulKernel>(n);
-        } else if (!is_cpu_op(n.op)) {
-          throw InputError("no kernel for this operator");
+        const OpSpec* spec = find_op(n.op);
+        if (!spec) throw InternalError("operator " + n.op + " is not in the op table");
+        switch (spec->kernel) {
+          case KernelKind::kConvolution: {
+            if (n.op != "FusedConv") throw InternalError("Conv reached the executor unfused");
+            const Tensor* bias = n.input(2) >= 0 ? &*g.values[n.input(2)].constant : nullptr;
+            convs[i] = std::make_unique<ConvKernel>(n, *g.values[n.input(1)].constant, bias, opt.winograd_tile);
+            break;
+          }
+          case KernelKind::kPooling: pools[i] = std::make_unique<PoolKernel>(n); break;
+          case KernelKind::kMatMul: matmuls[i] = std::make_unique<MatMulKernel>(n); break;
+          case KernelKind::kCpu: break;
         }
-      } catch (const InputError& e) {
-        throw InputError("model " + g.source + ": " + n.label() + ": " + e.what());
+      } catch (const Error& e) {
+        rethrow_with_context(e, "model " + g.source + ": " + n.label() + ": ");
       }
     }
   }
@@ -63,7 +67,7 @@ struct Executor::Impl {
     const Node& n = g.nodes[i];
     auto value = [&](int v) -> RtValue& {
       if (vals[v].empty()) {
-        if (!g.is_constant(v)) throw InputError("internal: value '" + g.values[v].name + "' is not computed");
+        if (!g.is_constant(v)) throw InternalError("value '" + g.values[v].name + "' is used before it is computed");
         vals[v] = constant_value(v);
       }
       return vals[v];
@@ -108,6 +112,24 @@ std::string Executor::conv_algorithms() const {
   return s;
 }
 
+std::vector<std::string> Executor::kernels_used() const {
+  std::set<std::string> used;
+  const Impl& m = *impl_;
+  for (std::size_t i = 0; i < m.g.nodes.size(); ++i) {
+    const std::string& op = m.g.nodes[i].op;
+    const std::set<std::string>* impls = m.convs[i]   ? &m.convs[i]->implementations()
+                                         : m.pools[i]  ? &m.pools[i]->implementations()
+                                         : m.matmuls[i] ? &m.matmuls[i]->implementations()
+                                                        : nullptr;
+    if (!impls) {
+      used.insert(op + ": cpp");
+      continue;
+    }
+    for (const auto& impl : *impls) used.insert(op + ": " + impl);
+  }
+  return {used.begin(), used.end()};
+}
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   Impl& m = *impl_;
   const Graph& g = m.g;
@@ -134,10 +156,10 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
         std::fprintf(stderr, "profile %s %s %s %.3f\n", n.op.c_str(), n.name.c_str(),
                      out >= 0 ? shape_str(vals[out].shape).c_str() : "-", ms);
       }
-    } catch (const InputError& e) {
-      throw InputError(n.label() + ": " + e.what());
-    } catch (const dnnl::error& e) {
-      throw InputError(n.label() + ": oneDNN: " + e.what());
+    } catch (const Error& e) {
+      rethrow_with_context(e, n.label() + ": ");
+    } catch (const dnnl::error& e) {  // oneDNN failing on shapes the kernels accepted is a bug of ours
+      throw InternalError(n.label() + ": oneDNN: " + e.what());
     }
     // Release what is no longer needed, so its buffer returns to the pool.
     for (int v : n.inputs)

@@ -33,8 +33,12 @@ class Executor {
   const Graph& graph() const;
   // FLOPs (multiply-adds count 2) of convolutions and matrix products in the last run.
   double last_run_flops() const;
-  // Convolution algorithms used so far, e.g. "direct+winograd_f4x3".
+  // Convolution algorithms used so far, e.g. "direct+own_winograd_f2x3".
   std::string conv_algorithms() const;
+  // The kernel implementations run so far, one "OP: IMPLEMENTATION" line each, sorted
+  // (e.g. "FusedConv: jit:avx2", "MaxPool: own_maxpool_avx2"; "Relu: cpp" for the plain C++
+  // ops of the graph): which paths this CPU took (cpu_features.h).
+  std::vector<std::string> kernels_used() const;
 
  private:
   struct Impl;

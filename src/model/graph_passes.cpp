@@ -4,7 +4,7 @@
 #include <set>
 
 #include "common/error.h"
-#include "model/cpu_ops.h"
+#include "model/op_specs.h"
 
 namespace coughkit::model {
 namespace {
@@ -92,7 +92,8 @@ void constant_fold(Graph& g) {
   std::vector<bool> dead(g.nodes.size(), false);
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    if (!is_cpu_op(n.op)) continue;
+    const OpSpec* spec = find_op(n.op);
+    if (!spec || spec->kernel != KernelKind::kCpu) continue;
     bool all_const = true;
     std::vector<const Tensor*> ins;
     for (int v : n.inputs) {
@@ -103,8 +104,8 @@ void constant_fold(Graph& g) {
     std::vector<Tensor> outs;
     try {
       outs = run_cpu_op(n, ins, g.opset, nullptr);
-    } catch (const InputError& e) {
-      throw InputError("model " + g.source + ": " + n.label() + ": " + e.what());
+    } catch (const Error& e) {
+      rethrow_with_context(e, "model " + g.source + ": " + n.label() + ": ");
     }
     for (std::size_t k = 0; k < n.outputs.size() && k < outs.size(); ++k)
       if (n.outputs[k] >= 0) g.values[n.outputs[k]].constant = std::move(outs[k]);

@@ -2,7 +2,8 @@
 // 2-D max pooling on nChw8c activations, compiled for AVX2 (maxpool_avx2.cpp gets -mavx2).
 // oneDNN 2.6's AVX2 pooling took 18 ms for ResNet-18's 3x3/2 max pool on a 17-segment bag
 // (1 thread, 2-core Zen 3), as long as a quarter of the 7x7 convolution before it; this
-// loop does the same in a few ms. Call only when cpu_has_avx2() (winograd_avx2.h).
+// loop does the same in a few ms. Call only when own_avx2_kernels_enabled()
+// (cpu_features.h).
 #include <cstdint>
 
 namespace coughkit::model {

@@ -25,7 +25,7 @@ std::string dims_str(const std::vector<std::int64_t>& dims) {
 void check_io(const Graph& g, const IoInfo& io, int elem_type, const char* type_name,
               const std::vector<std::int64_t>& want, const std::string& what) {
   auto fail = [&](const std::string& why) {
-    throw InputError("model " + g.source + ": " + what + " '" + io.name + "' " + why + " (PIPELINE.md section 6)");
+    throw InputError("model " + g.source + ": " + what + " '" + io.name + "' " + why + " (docs/pipeline.md section 6)");
   };
   if (io.elem_type != elem_type) fail(std::string("must be ") + type_name + ", has ONNX type " + std::to_string(io.elem_type));
   if (!io.dims) return;  // no shape declared: checked at run time
@@ -44,7 +44,7 @@ void check_model_contract(Graph& g) {
   for (const auto& name : kInputNames) {
     auto it = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const IoInfo& io) { return io.name == name; });
     if (it == g.inputs.end() || g.inputs.size() != kInputNames.size())
-      throw InputError("model " + g.source + ": expected inputs 'spectrograms' and 'segment_mask' (PIPELINE.md section 6), found " +
+      throw InputError("model " + g.source + ": expected inputs 'spectrograms' and 'segment_mask' (docs/pipeline.md section 6), found " +
                        names_of(g.inputs) + "; is this an AttnMILResNet cough model?");
     inputs.push_back(*it);
   }
@@ -54,7 +54,7 @@ void check_model_contract(Graph& g) {
   for (const auto& name : kOutputNames) {
     auto it = std::find_if(g.outputs.begin(), g.outputs.end(), [&](const IoInfo& io) { return io.name == name; });
     if (it == g.outputs.end())
-      throw InputError("model " + g.source + ": output '" + name + "' is missing (PIPELINE.md section 6 names " +
+      throw InputError("model " + g.source + ": output '" + name + "' is missing (docs/pipeline.md section 6 names " +
                        "bag_probability, segment_probabilities, segment_logits, bag_logit); found " + names_of(g.outputs));
     outputs.push_back(*it);
   }

@@ -1,5 +1,5 @@
 #pragma once
-// The AttnMILResNet interface of PIPELINE.md section 6, checked on an imported graph:
+// The AttnMILResNet interface of docs/pipeline.md section 6, checked on an imported graph:
 // inputs `spectrograms` float (B,S,3,224,224) and `segment_mask` bool (B,S); outputs
 // `bag_probability` (B), `segment_probabilities` (B,S), `segment_logits` (B,S),
 // `bag_logit` (B). Extra outputs are dropped (so nothing computes them).

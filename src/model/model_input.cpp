@@ -1,6 +1,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "features/model_input_contract.h"
 #include "model/engine.h"
 
 namespace coughkit::model {
@@ -15,9 +16,8 @@ void images_to_model_input(std::span<const float> images, int segments, std::spa
   if (out.size() != s * kSegmentValues)
     throw InputError("model input: expected " + std::to_string(s * kSegmentValues) + " values, got " +
                      std::to_string(out.size()));
-  // ImageNet statistics (torchvision's), as the reference normalises.
-  static constexpr float mean[kChannels] = {0.485f, 0.456f, 0.406f};
-  static constexpr float stdev[kChannels] = {0.229f, 0.224f, 0.225f};
+  const auto& mean = features::kImageNetMean;
+  const auto& stdev = features::kImageNetStd;
   for (std::size_t i = 0; i < s; ++i)
     for (int c = 0; c < kChannels; ++c) {
       const float* src = images.data() + i * plane;

@@ -28,10 +28,16 @@ std::optional<DType> dtype_of(int onnx_type) {
   }
 }
 
+std::string type_name(int onnx_type) {
+  const auto* d = onnx::TensorProto_DataType_descriptor();
+  const auto* v = d ? d->FindValueByNumber(onnx_type) : nullptr;
+  return v ? v->name() : std::to_string(onnx_type);
+}
+
 // TensorProto -> Tensor; `what` names the tensor for messages.
 Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
   auto dtype = dtype_of(p.data_type());
-  if (!dtype) throw InputError(what + " has unsupported element type " + std::to_string(p.data_type()));
+  if (!dtype) throw InputError(what + " has unsupported element type " + type_name(p.data_type()));
   if (p.data_location() == onnx::TensorProto_DataLocation_EXTERNAL)
     throw InputError(what + " uses external data, which is not supported (save the model as one file)");
   if (p.has_segment()) throw InputError(what + " is segmented, which is not supported");
@@ -149,7 +155,11 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
   }
   for (const auto& in : graph.input()) {
     if (ids.count(in.name()) && g.is_constant(ids[in.name()])) continue;  // IR < 4 lists initializers as inputs
+    if (!in.type().has_tensor_type())
+      fail(source, "graph input '" + in.name() + "' is not a tensor (sequence, map and optional types are not supported)");
     IoInfo info = io_info(in);
+    if (info.elem_type != 0 && !dtype_of(info.elem_type))
+      fail(source, "graph input '" + in.name() + "' has unsupported element type " + type_name(info.elem_type));
     info.value = define(in.name(), "graph input");
     g.inputs.push_back(info);
   }
@@ -162,7 +172,7 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
     ++index;
     if (!np.domain().empty() && np.domain() != "ai.onnx")
       fail(source, "unsupported operator '" + np.domain() + "::" + node.op + "' (" + node.label() + ")");
-    if (!is_supported_op(node.op))
+    if (const OpSpec* spec = find_op(node.op); !spec || spec->internal)
       fail(source, "unsupported operator '" + node.op + "' (" + node.label() + "); supported: " + supported_ops_list());
     for (const auto& name : np.input()) {
       if (name.empty()) {
@@ -194,11 +204,21 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
   for (const auto& out : graph.output()) {
     auto it = ids.find(out.name());
     if (it == ids.end()) fail(source, "graph output '" + out.name() + "' is not computed by any node");
+    if (out.has_type() && !out.type().has_tensor_type())
+      fail(source, "graph output '" + out.name() + "' is not a tensor (sequence, map and optional types are not supported)");
     IoInfo info = io_info(out);
+    if (info.elem_type != 0 && !dtype_of(info.elem_type))
+      fail(source, "graph output '" + out.name() + "' has unsupported element type " + type_name(info.elem_type));
     info.value = it->second;
     g.outputs.push_back(info);
   }
   return g;
+}
+
+Tensor import_onnx_tensor(const std::string& bytes, const std::string& what) {
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(bytes)) throw InputError(what + ": not a serialised ONNX tensor");
+  return tensor_from_proto(proto, what);
 }
 
 Graph import_onnx_file(const std::string& path) {

@@ -93,11 +93,6 @@ std::shared_ptr<void> BufferPool::get(std::size_t bytes) {
   });
 }
 
-std::size_t BufferPool::cached_bytes() const {
-  std::lock_guard lock(state_->mu);
-  return state_->cached;
-}
-
 Tensor Tensor::allocate(DType dtype, Shape shape, BufferPool* pool) {
   Tensor t;
   t.dtype = dtype;
@@ -125,32 +120,6 @@ Tensor Tensor::view(Shape new_shape) const {
   Tensor t = *this;
   t.shape = std::move(new_shape);
   return t;
-}
-
-float half_to_float(std::uint16_t h) {
-  std::uint32_t sign = (h & 0x8000u) << 16;
-  std::uint32_t exp = (h >> 10) & 0x1fu;
-  std::uint32_t mant = h & 0x3ffu;
-  std::uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mant <<= 1;
-      } while ((mant & 0x400u) == 0);
-      bits = sign | ((127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
 }
 
 }  // namespace coughkit::model

@@ -27,7 +27,6 @@ class BufferPool {
  public:
   BufferPool();
   std::shared_ptr<void> get(std::size_t bytes);
-  std::size_t cached_bytes() const;
 
  private:
   struct State;
@@ -51,8 +50,5 @@ struct Tensor {
   // Same storage, another shape with the same element count.
   Tensor view(Shape new_shape) const;
 };
-
-// IEEE half -> float, exact (weights stored as float16 widen without rounding).
-float half_to_float(std::uint16_t h);
 
 }  // namespace coughkit::model

@@ -147,11 +147,6 @@ void run_tiles(const WinogradProblem& p, const float* x, float* dst, int threads
 
 }  // namespace
 
-bool cpu_has_avx2() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
-
 void winograd_run_avx2(const WinogradProblem& p, const float* x, float* dst, int threads) {
   if (p.m == 2) run_tiles<2>(p, x, dst, threads);
   else run_tiles<4>(p, x, dst, threads);

@@ -1,6 +1,7 @@
 #pragma once
 // The Winograd tile loop, compiled for AVX2 (winograd_avx2.cpp gets -mavx2; the
-// rest of the library stays baseline x86-64). Call only when cpu_has_avx2().
+// rest of the library stays baseline x86-64). Call only when own_avx2_kernels_enabled()
+// (cpu_features.h).
 #include <cstdint>
 
 namespace coughkit::model {
@@ -13,8 +14,6 @@ struct WinogradProblem {
   const float* u = nullptr;          // transformed weights [(m+2)^2][C][K]
   const float* bias = nullptr;       // [K]
 };
-
-bool cpu_has_avx2();
 
 // x and dst in nChw8c.
 void winograd_run_avx2(const WinogradProblem& p, const float* x, float* dst, int threads);

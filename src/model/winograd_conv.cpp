@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "model/cpu_features.h"
 #include "model/winograd_avx2.h"
 
 namespace coughkit::model {
@@ -29,7 +30,7 @@ bool WinogradConv::eligible(const Node& node, const Tensor& w) {
   };
   return w.shape.size() == 4 && w.shape[2] == 3 && w.shape[3] == 3 && node.attr_int("group", 1) == 1 &&
          ones("strides") && ones("dilations") && w.shape[0] % 8 == 0 && w.shape[1] % 8 == 0 &&
-         node.attr_string("auto_pad", "NOTSET") == "NOTSET" && cpu_has_avx2();
+         node.attr_string("auto_pad", "NOTSET") == "NOTSET" && own_avx2_kernels_enabled();
 }
 
 WinogradConv::WinogradConv(const Node& node, const Tensor& w, const Tensor* bias, int tile)

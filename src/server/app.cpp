@@ -108,7 +108,7 @@ void run_server(const ServerConfig& config) {
   }
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   spdlog::info("model {} loaded in {:.2f} s ({}: {}); ready", config.detector.model_path, load_s,
-               detector->engine().backend_name(), detector->engine().describe());
+               detector->runner().backend_name(), detector->runner().describe());
   service.set_detector(std::move(detector), load_s);
 
   const int sig = signals.wait();

@@ -6,14 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include "detection/detector.h"
-#include "server/json_util.h"
+#include "common/float_text.h"
 #include "server/routes.h"
 
 namespace coughkit::server {
 namespace {
-
-// The reference's threshold default when neither the form nor the query sets one.
-constexpr float kLegacyDefaultThreshold = 0.61f;
 
 std::string client_file_name(const UploadedPart& part) {
   const auto name = std::filesystem::path(part.filename).filename().string();
@@ -35,7 +32,9 @@ Response handle_detect_cough(Service& service, const Request& request) {
   } catch (const HttpError& e) {
     throw HttpError{400, e.code, "Invalid threshold: " + e.message};
   }
-  const float t = threshold.value_or(kLegacyDefaultThreshold);
+  // Without one in the request, the model's own threshold (docs/pipeline.md section 7), as
+  // `coughkit detect` and /v1/detect use: the same file gets the same verdict everywhere.
+  const float t = threshold.value_or(service.detector().default_threshold());
 
   const auto d = service.detect(audio->content, client_file_name(*audio), t, request.request_id);
 
@@ -48,6 +47,10 @@ Response handle_detect_cough(Service& service, const Request& request) {
   for (const auto& [start, end] : d.segment_timestamps) stamps.push_back({start, end});
   j["segment_timestamps"] = std::move(stamps);
   j["num_segments"] = d.num_segments;
+  // Not in the reference: how many 2-s segments the upload holds, and whether the bag (the
+  // first 32) left some out. Long recordings are scored whole by POST /v1/monitor.
+  j["total_segments"] = d.total_segments;
+  j["truncated"] = d.truncated();
   j["threshold_used"] = shortest(t);
   j["max_segment_probability"] = shortest(d.max_segment_probability);
   j["mean_segment_probability"] = shortest(d.mean_segment_probability);

@@ -112,12 +112,4 @@ std::string Metrics::render(std::size_t queue_depth) const {
   return out;
 }
 
-std::string route_label(const std::string& path) {
-  static const char* const kRoutes[] = {"/", "/health", "/metrics", "/api/detect-cough", "/api/analyze-tb",
-                                        "/v1/detect", "/v1/model"};
-  for (const char* r : kRoutes)
-    if (path == r) return r;
-  return "other";
-}
-
 }  // namespace coughkit::server

@@ -58,7 +58,4 @@ class Metrics {
   bool model_loaded_ = false;
 };
 
-// The fixed route label of a path (keeps label cardinality bounded).
-std::string route_label(const std::string& path);
-
 }  // namespace coughkit::server

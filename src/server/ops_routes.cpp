@@ -1,5 +1,7 @@
 // Operations routes: GET / (the web page for browsers, an API summary otherwise),
-// GET /health (liveness; never touches inference), GET /metrics (Prometheus text).
+// GET /health and /health/ready (readiness: 503 until the model is loaded and while
+// shutting down, as llama.cpp's server answers), GET /health/live (liveness: 200 while the
+// process serves HTTP, never waits on the model or inference), GET /metrics (Prometheus text).
 #include <nlohmann/json.hpp>
 
 #include "server/routes.h"
@@ -21,21 +23,36 @@ Response handle_index(Service&, const Request& request) {
                     {"POST /api/analyze-tb", "501: no tuberculosis model is available"},
                     {"POST /v1/detect", "raw or multipart audio (+ ?threshold=): the `coughkit detect --json` object"},
                     {"GET /v1/model", "model, metadata and preprocessing"},
-                    {"GET /health", "liveness"},
+                    {"GET /health", "readiness: 200 when the model is loaded, else 503 (also /health/ready)"},
+                    {"GET /health/live", "liveness: 200 while the process serves"},
                     {"GET /metrics", "Prometheus metrics"},
                     {"GET / (Accept: text/html)", "the web page"}};
   return Response::ordered_json(200, j);
 }
 
 Response handle_health(Service& service, const Request&) {
+  // Readiness for load balancers and Kubernetes' readinessProbe: the status code says it, the
+  // body keeps the reference API's shape.
   const bool ready = service.ready();
+  const bool draining = service.draining();
+  const nlohmann::ordered_json info = service.model_info();
   nlohmann::ordered_json j;
-  j["status"] = service.draining() ? "shutting_down" : ready ? "healthy" : "loading";
+  j["status"] = draining ? "shutting_down" : ready ? "healthy" : "loading";
   j["model_loaded"] = ready;
-  j["model_type"] = "AttnMILResNet";
-  const auto auc = service.validation_auc();
-  j["validation_auc"] = auc ? nlohmann::ordered_json(*auc) : nlohmann::ordered_json(nullptr);
-  return Response::ordered_json(service.draining() ? 503 : 200, j);
+  j["model_type"] = info["model_type"];
+  j["validation_auc"] = info["validation_auc"];
+  Response r = Response::ordered_json(ready && !draining ? 200 : 503, j);
+  if (!ready || draining) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+Response handle_liveness(Service& service, const Request&) {
+  // Kubernetes' livenessProbe: answered by any HTTP thread without touching the model, so a
+  // replica that is loading or busy is not restarted.
+  nlohmann::ordered_json j;
+  j["status"] = "alive";
+  j["model_loaded"] = service.ready();
+  return Response::ordered_json(200, j);
 }
 
 Response handle_metrics(Service& service, const Request&) {

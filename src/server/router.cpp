@@ -23,12 +23,25 @@ struct Route {
 const Route kRoutes[] = {
     {"GET", "/", handle_index, false, true},
     {"GET", "/health", handle_health, false, false},
+    {"GET", "/health/ready", handle_health, false, false},
+    {"GET", "/health/live", handle_liveness, false, false},
     {"GET", "/metrics", handle_metrics, false, true},
     {"POST", "/api/detect-cough", handle_detect_cough, true, true},
     {"POST", "/api/analyze-tb", handle_analyze_tb, true, true},
     {"POST", "/v1/detect", handle_v1_detect, false, true},
     {"GET", "/v1/model", handle_v1_model, false, true},
 };
+
+// The one place where an error's kind (common/error.h) becomes an HTTP status.
+HttpError http_error_for(const std::exception& e) {
+  switch (kind_of(e)) {
+    case ErrorKind::kUsage: return {400, "invalid_argument", e.what()};
+    case ErrorKind::kInput: return {422, "invalid_input", e.what()};
+    case ErrorKind::kTooLarge: return {413, "too_large", e.what()};
+    case ErrorKind::kInternal: break;
+  }
+  return {500, "internal", std::string("internal error: ") + e.what()};
+}
 
 Response error_response(const HttpError& e, bool legacy) {
   Response r = legacy ? Response::json(e.status, {{"error", e.message}})
@@ -101,17 +114,14 @@ Response dispatch(Service& service, const Request& request) {
   } catch (const HttpError& e) {
     if (e.status >= 500) spdlog::warn("{} {} [{}]: {} {}", request.method, request.path, request.request_id, e.status, e.message);
     return error_response(e, match->legacy_errors);
-  } catch (const InputError& e) {
-    return error_response({422, "invalid_input", e.what()}, match->legacy_errors);
-  } catch (const ConfigError& e) {
-    return error_response({400, "invalid_argument", e.what()}, match->legacy_errors);
   } catch (const std::bad_alloc&) {
     spdlog::error("{} {} [{}]: out of memory", request.method, request.path, request.request_id);
     return error_response({503, "out_of_memory", "the server ran out of memory for this request", 1},
                           match->legacy_errors);
   } catch (const std::exception& e) {
-    spdlog::error("{} {} [{}]: {}", request.method, request.path, request.request_id, e.what());
-    return error_response({500, "internal", std::string("internal error: ") + e.what()}, match->legacy_errors);
+    const HttpError mapped = http_error_for(e);
+    if (mapped.status >= 500) spdlog::error("{} {} [{}]: {}", request.method, request.path, request.request_id, e.what());
+    return error_response(mapped, match->legacy_errors);
   }
 }
 
@@ -124,6 +134,12 @@ Response route(Service& service, const Request& request) {
   add_cors(service.config(), request, response);
   if (service.draining()) response.headers.emplace_back("Connection", "close");
   return response;
+}
+
+std::string route_label(const std::string& path) {
+  for (const auto& r : kRoutes)
+    if (path == r.path) return r.path;
+  return "other";
 }
 
 Response library_error(int status, const std::string& path) {

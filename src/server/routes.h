@@ -9,13 +9,16 @@
 namespace coughkit::server {
 
 Response route(Service& service, const Request& request);
+// The metrics label of a request path: the route's path, or "other" (bounded cardinality).
+std::string route_label(const std::string& path);
 // The body of an error the HTTP library produced itself (malformed request, 413, ...), in the
 // shape of the route `path` names.
 Response library_error(int status, const std::string& path);
 
 // Handlers (throw HttpError for expected failures).
 Response handle_index(Service&, const Request&);          // GET /          (ops_routes.cpp)
-Response handle_health(Service&, const Request&);         // GET /health
+Response handle_health(Service&, const Request&);         // GET /health, /health/ready (readiness)
+Response handle_liveness(Service&, const Request&);       // GET /health/live
 Response handle_metrics(Service&, const Request&);        // GET /metrics
 Response handle_detect_cough(Service&, const Request&);   // POST /api/detect-cough (legacy_api.cpp)
 Response handle_analyze_tb(Service&, const Request&);     // POST /api/analyze-tb

@@ -111,14 +111,14 @@ detection::Detection Service::detect(std::string_view bytes, const std::string& 
                                             {.max_duration_s = config_.max_audio_seconds});
     duration = audio.duration_seconds();
     if (duration > config_.max_audio_seconds)
-      throw HttpError{413, "audio_too_long",
-                      fmt::format("{}: {:.1f} s of audio; the limit is {} s", name, duration, config_.max_audio_seconds)};
+      throw LimitError(fmt::format("{}: {:.1f} s of audio; the limit is {} s", name, duration, config_.max_audio_seconds));
     bag = std::make_shared<const features::ClipFeatures>(detector_->preprocess(audio));
+  } catch (const LimitError& e) {
+    workers_.release();
+    throw HttpError{413, "audio_too_long", e.what()};
   } catch (const InputError& e) {
     workers_.release();
-    const std::string what = e.what();
-    if (what.find("longer than the limit") != std::string::npos) throw HttpError{413, "audio_too_long", what};
-    throw HttpError{422, "invalid_audio", what};
+    throw HttpError{422, "invalid_audio", e.what()};
   } catch (...) {
     workers_.release();
     throw;
@@ -146,7 +146,7 @@ detection::Detection Service::detect(std::string_view bytes, const std::string& 
 
 std::optional<double> Service::validation_auc() const {
   if (!ready()) return std::nullopt;
-  const auto& meta = detector_->engine().metadata();
+  const auto& meta = detector_->runner().metadata();
   for (const char* key : {"validation_auc", "val_auc"}) {
     const auto it = meta.find(key);
     if (it == meta.end()) continue;

@@ -52,7 +52,8 @@ class Service {
   detection::Detection detect(std::string_view bytes, const std::string& name, std::optional<float> threshold,
                               const std::string& request_id);
 
-  // {"model_file", "model_type", "validation_auc"} as the legacy API's model_info.
+  // {"model_file", "model_type", "validation_auc"}: the legacy API's model_info, the head of
+  // /v1/model, and what /health reports (the one place these are put together).
   nlohmann::ordered_json model_info() const;
   std::optional<double> validation_auc() const;
 

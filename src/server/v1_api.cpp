@@ -10,7 +10,7 @@
 
 #include "detection/detection_json.h"
 #include "model/engine.h"
-#include "server/json_util.h"
+#include "common/float_text.h"
 #include "server/routes.h"
 
 namespace coughkit::server {
@@ -51,16 +51,12 @@ Response handle_v1_detect(Service& service, const Request& request) {
 Response handle_v1_model(Service& service, const Request&) {
   const auto& detector = service.detector();
   const auto& pre = detector.preprocess_config();
-  nlohmann::ordered_json j;
-  j["model_file"] = std::filesystem::path(service.config().detector.model_path).filename().string();
-  j["model_type"] = "AttnMILResNet";
-  const auto auc = service.validation_auc();
-  j["validation_auc"] = auc ? nlohmann::ordered_json(*auc) : nlohmann::ordered_json(nullptr);
+  nlohmann::ordered_json j = service.model_info();
   j["threshold"] = shortest(detector.default_threshold());
   nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : detector.engine().metadata()) meta[k] = v;
+  for (const auto& [k, v] : detector.runner().metadata()) meta[k] = v;
   j["metadata"] = std::move(meta);
-  const model::ModelRunner& runner = detector.engine();
+  const model::ModelRunner& runner = detector.runner();
   nlohmann::ordered_json engine;
   engine["backend"] = runner.backend_name();  // "onnx-engine" or "libtorch"
   engine["threads"] = runner.threads();
@@ -70,20 +66,8 @@ Response handle_v1_model(Service& service, const Request&) {
     engine["options"] = e->options().ToString();
   }
   j["engine"] = std::move(engine);
-  nlohmann::ordered_json p;
-  p["sample_rate"] = pre.condition.target_rate;
-  p["highpass_hz"] = pre.condition.highpass_hz;
-  p["segment_seconds"] = static_cast<double>(pre.segments.window_samples) / pre.segments.sample_rate;
-  p["hop_seconds"] = static_cast<double>(pre.segments.hop_samples) / pre.segments.sample_rate;
-  p["max_segments"] = pre.segments.max_segments;
-  p["n_fft"] = pre.mel.n_fft;
-  p["win_length"] = pre.mel.win_length;
-  p["hop_length"] = pre.mel.hop_length;
-  p["n_mels"] = pre.mel.mel.n_mels;
-  p["f_min"] = pre.mel.mel.f_min;
-  p["f_max"] = pre.mel.mel.f_max;
-  p["top_db"] = pre.mel.top_db;
-  p["image_size"] = pre.mel.image_size;
+  // The same object, under the same names, as the model's own "preprocessing" metadata.
+  auto p = nlohmann::ordered_json::parse(pre.to_json());
   p["description"] = pre.ToString();
   j["preprocessing"] = std::move(p);
   const auto& c = service.config();

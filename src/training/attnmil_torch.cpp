@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "features/model_input_contract.h"
 
 namespace coughkit::training {
 namespace {
@@ -186,8 +187,10 @@ void load_state_dict(AttnMILResNet& model, const checkpoint::StateDict& state) {
 torch::Tensor images_to_input(const torch::Tensor& images) {
   TORCH_CHECK(images.dim() == 3, "images must be (S, H, W), got ", images.sizes());
   const torch::Tensor x01 = (images.to(torch::kFloat32) + 1.0) / 2.0;
-  const auto mean = torch::tensor({0.485f, 0.456f, 0.406f}).view({1, 3, 1, 1});
-  const auto std = torch::tensor({0.229f, 0.224f, 0.225f}).view({1, 3, 1, 1});
+  const auto& m = features::kImageNetMean;
+  const auto& s = features::kImageNetStd;
+  const auto mean = torch::tensor({m[0], m[1], m[2]}).view({1, 3, 1, 1});
+  const auto std = torch::tensor({s[0], s[1], s[2]}).view({1, 3, 1, 1});
   return (x01.unsqueeze(1).expand({-1, 3, -1, -1}) - mean) / std;
 }
 

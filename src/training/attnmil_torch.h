@@ -1,5 +1,5 @@
 #pragma once
-// AttnMILResNet (PIPELINE.md section 6) as a LibTorch module: the model `coughkit train`
+// AttnMILResNet (docs/pipeline.md section 6) as a LibTorch module: the model `coughkit train`
 // trains and `--backend torch` runs. Parameter and buffer names are exactly the keys of the
 // reference's PyTorch state dict (backbone.conv1.weight, backbone.layer1.0.bn1.running_mean,
 // backbone.layer2.0.downsample.0.weight, attn.0.weight, bag_head.2.num_batches_tracked,
@@ -57,7 +57,7 @@ std::vector<std::pair<std::string, torch::Tensor>> state_dict(AttnMILResNet& mod
 void load_state_dict(AttnMILResNet& model, const checkpoint::StateDict& state);
 
 // (S, 224, 224) images in [-1, 1] (float32) -> (S, 3, 224, 224) normalised model input
-// (PIPELINE.md section 5, the reference's operation order).
+// (docs/pipeline.md section 5, the reference's operation order).
 torch::Tensor images_to_input(const torch::Tensor& images);
 
 }  // namespace coughkit::training

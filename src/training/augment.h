@@ -1,5 +1,5 @@
 #pragma once
-// Training-time augmentation of a bag (PIPELINE.md section 8), on the [-1, 1] log-mel
+// Training-time augmentation of a bag (docs/pipeline.md section 8), on the [-1, 1] log-mel
 // images before they are normalised into model input (images_to_input). No LibTorch.
 //
 // Each of the four augmentations is drawn independently per bag with probability

@@ -1,5 +1,5 @@
 #pragma once
-// Binary-classification metrics of `coughkit train` (PIPELINE.md section 8), computed as
+// Binary-classification metrics of `coughkit train` (docs/pipeline.md section 8), computed as
 // scikit-learn computes them, without LibTorch. `labels` are 0/1 (any nonzero is positive),
 // `scores` are bag probabilities (any monotone score works for the curves).
 //
@@ -10,7 +10,7 @@
 
 namespace coughkit::training {
 
-// Fraction of bags with (score > threshold) == label (PIPELINE.md section 7's decision rule).
+// Fraction of bags with (score > threshold) == label (docs/pipeline.md section 7's decision rule).
 // NaN for an empty set.
 double accuracy(std::span<const float> scores, std::span<const float> labels, double threshold = 0.5);
 

@@ -5,7 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "training/torch_backend.h"
-#include "training/torch_module.h"
+#include "modules/torch_module.h"
 #include "training/trainer.h"
 
 namespace {

@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoints as the reference writes them (PIPELINE.md section 6): a torch.save-compatible
+// Checkpoints as the reference writes them (docs/pipeline.md section 6): a torch.save-compatible
 // zip archive of a dict {model_state_dict, epoch, val_auc, val_ap, config} that Python's
 // torch.load + load_state_dict and coughkit's checkpoint reader both accept.
 #include <cstdint>

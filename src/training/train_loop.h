@@ -1,7 +1,7 @@
 #pragma once
 // The pieces of `coughkit train` (trainer.h) that work on tensors, exposed so tests can run
 // them on a given batch: batch assembly, one optimisation step of the reference recipe
-// (PIPELINE.md section 8), evaluation, and the learning-rate schedule.
+// (docs/pipeline.md section 8), evaluation, and the learning-rate schedule.
 #include <cstdint>
 #include <random>
 #include <span>

@@ -1,4 +1,4 @@
-// `coughkit train`: the reference recipe (PIPELINE.md section 8) in LibTorch. See trainer.h
+// `coughkit train`: the reference recipe (docs/pipeline.md section 8) in LibTorch. See trainer.h
 // for the whole run and train_loop.h for the pieces that work on tensors.
 #include "training/trainer.h"
 
@@ -18,6 +18,8 @@
 #include <torch/version.h>
 
 #include "common/error.h"
+#include "common/float_text.h"
+#include "features/model_input_contract.h"
 #include "common/version.h"
 #include "features/feature_cache.h"
 #include "io/atomic_file.h"
@@ -146,7 +148,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
-constexpr double kDefaultThreshold = 0.61;  // the reference HTTP API's (PIPELINE.md section 7)
+const double kDefaultThreshold = shortest(features::kReferenceThreshold);  // docs/pipeline.md section 7
 constexpr int kStateFormat = 1;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }

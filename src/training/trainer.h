@@ -1,6 +1,6 @@
 #pragma once
-// `coughkit train`: the reference recipe (PIPELINE.md section 8) in LibTorch.
-#include "training/torch_module.h"
+// `coughkit train`: the reference recipe (docs/pipeline.md section 8) in LibTorch.
+#include "modules/torch_module.h"
 
 namespace coughkit::training {
 

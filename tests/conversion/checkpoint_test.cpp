@@ -54,7 +54,7 @@ TEST(Checkpoint, EveryVariantMatchesPyTorch) {
       EXPECT_DOUBLE_EQ(ckpt.val_ap.value_or(-1), manifest.at("val_ap").get<double>());
       EXPECT_EQ(ckpt.config, manifest.at("config"));
     }
-    const auto engine = exporter::load_model(path, {.threads = 2});
+    const auto engine = detection::open_engine(path, {.threads = 2});
     const auto& expected = manifest.at("expected").at(entry.at("expected").get<std::string>());
     double worst = 0.0, excess = 0.0, prob = 0.0;
     for (const auto& c : cases) {
@@ -81,7 +81,7 @@ TEST(Checkpoint, EveryVariantMatchesPyTorch) {
 TEST(Checkpoint, GoldenCheckpointMatchesTheReferenceOutputsAndItsOnnxTwin) {
   const auto golden = testing::shared_golden_dir();
   if (!golden) GTEST_SKIP() << "../shared/golden is not present (a fresh clone has none)";
-  const auto pth = exporter::load_model((*golden / "models" / "attnmil_ref.pth").string(), {.threads = 2});
+  const auto pth = detection::open_engine((*golden / "models" / "attnmil_ref.pth").string(), {.threads = 2});
   const auto onnx = model::Engine::load_onnx((*golden / "models" / "attnmil_ref_opset14.onnx").string(), {.threads = 2});
   EXPECT_EQ(pth->metadata().at("epoch"), "3");
   double vs_torch = 0.0, vs_onnx = 0.0;
@@ -132,13 +132,13 @@ TEST(Checkpoint, BrokenCheckpointsNameTheProblem) {
   for (const auto& entry : manifest_broken.at("broken")) {
     const auto file = entry.at("file").get<std::string>();
     SCOPED_TRACE(file);
-    const auto e = error_of([&] { exporter::load_model((testing::checkpoint_dir() / file).string(), {}); });
+    const auto e = error_of([&] { detection::open_engine((testing::checkpoint_dir() / file).string(), {}); });
     EXPECT_NE(e.find(entry.at("mentions").get<std::string>()), std::string::npos) << e;
     EXPECT_NE(e.find(file), std::string::npos) << e;
   }
-  const auto missing = error_of([] { exporter::load_model((testing::checkpoint_dir() / "bad_missing_key.pth").string(), {}); });
+  const auto missing = error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_missing_key.pth").string(), {}); });
   EXPECT_NE(missing.find("missing key 'backbone.layer1.0.conv1.weight'"), std::string::npos) << missing;
-  const auto shape = error_of([] { exporter::load_model((testing::checkpoint_dir() / "bad_shape.pth").string(), {}); });
+  const auto shape = error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_shape.pth").string(), {}); });
   EXPECT_NE(shape.find("'seg_head.weight' has shape (2,512), expected (1,512)"), std::string::npos) << shape;
 }
 
@@ -180,7 +180,7 @@ TEST(Checkpoint, DetectorLoadsCheckpointsWithTheirPreprocessingConfig) {
   // make_checkpoints.py's config: threshold 0.55, highpass_hz 50 -> the model's metadata.
   EXPECT_FLOAT_EQ(detector->default_threshold(), 0.55f);
   EXPECT_FLOAT_EQ(detector->preprocess_config().condition.highpass_hz, 50.0f);
-  const auto& meta = detector->engine().metadata();
+  const auto& meta = detector->runner().metadata();
   EXPECT_EQ(meta.at("source_sha256"), checkpoint::read_checkpoint(path).sha256);
   EXPECT_EQ(meta.at("val_auc"), "0.9123");
   const auto pre = nlohmann::json::parse(meta.at("preprocessing"));

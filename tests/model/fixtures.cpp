@@ -27,7 +27,7 @@ EngineInput load_case(const nlohmann::json& c) {
   constexpr std::size_t plane = std::size_t{model::kImageSize} * model::kImageSize;
   for (std::size_t i = 0; i < n; ++i) {
     in.mask[i] = mask.data[i] != 0.f;
-    if (!in.mask[i]) continue;  // padding: all-zero model input (PIPELINE.md section 5)
+    if (!in.mask[i]) continue;  // padding: all-zero model input (docs/pipeline.md section 5)
     model::images_to_model_input(std::span<const float>(images.data).subspan(i * plane, plane), 1,
                                  std::span<float>(in.spectrograms).subspan(i * model::kSegmentValues, model::kSegmentValues));
   }

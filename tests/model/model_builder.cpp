@@ -122,13 +122,15 @@ onnx::ModelProto ModelBuilder::proto() const {
   return m;
 }
 
-std::vector<Tensor> ModelBuilder::run(model::ExecutorOptions options) const {
+std::vector<Tensor> ModelBuilder::run(model::ExecutorOptions options, std::vector<std::string>* kernels_used) const {
   model::Graph g = model::import_onnx_bytes(bytes(), "test-model");
   model::optimize(g);
   model::Executor exec(std::move(g), options);
   std::vector<Tensor> ins;
   for (const auto& [name, t] : inputs_) ins.push_back(t);
-  return exec.run(ins);
+  auto outs = exec.run(ins);
+  if (kernels_used) *kernels_used = exec.kernels_used();
+  return outs;
 }
 
 std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs,

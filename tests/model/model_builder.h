@@ -36,7 +36,8 @@ class ModelBuilder {
 
   onnx::ModelProto proto() const;
   std::string bytes() const { return proto().SerializeAsString(); }
-  std::vector<Tensor> run(model::ExecutorOptions options = {}) const;
+  // Imports, optimises and runs the model; `kernels_used` receives Executor::kernels_used().
+  std::vector<Tensor> run(model::ExecutorOptions options = {}, std::vector<std::string>* kernels_used = nullptr) const;
 
  private:
   int opset_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "model/cpu_features.h"
 #include "model_builder.h"
 
 namespace coughkit::testing {
@@ -461,6 +462,36 @@ TEST(OpLoadErrors, UnsupportedOperatorAttributeAndOpset) {
                         .node("Conv", {"x", "x"}, {"y"}, {attr_ints("kernel_shape", {4, 4})})
                         .output("y"),
                     {"weights must be constant"});
+}
+
+// The kernel paths a ResNet block takes under the dispatch this process was started with
+// (tests/model/CMakeLists.txt runs this suite once per forced configuration): coughkit's own
+// AVX2 Winograd and max pool exactly when they are enabled, oneDNN never above its cap.
+TEST(OpDispatch, ForcedKernelPathsAreTheOnesTaken) {
+  Tensor x = tensor_f({1, 8, 10, 10}, random_floats(800, 51));
+  Tensor w = tensor_f({8, 8, 3, 3}, random_floats(576, 52));
+  ModelBuilder m;
+  m.input("x", x).constant("w", w);
+  m.node("Conv", {"x", "w"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("kernel_shape", {3, 3})});
+  m.node("Conv", {"c", "w"}, {"d"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("kernel_shape", {3, 3})});
+  m.node("MaxPool", {"d"}, {"y"}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})})
+      .output("y");
+  std::vector<std::string> kernels;
+  const auto y = m.run(ExecutorOptions{1, 2}, &kernels)[0];
+  EXPECT_EQ(y.shape, (Shape{1, 8, 5, 5}));
+  std::string joined;
+  for (const auto& k : kernels) joined += k + "; ";
+  const std::string isa = model::onednn_isa();
+  std::printf("[dispatch] onednn=%s own_avx2_kernels=%s: %s\n", isa.c_str(),
+              model::own_avx2_kernels_enabled() ? "on" : "off", joined.c_str());
+  const bool own = model::own_avx2_kernels_enabled();
+  EXPECT_EQ(joined.find("own_winograd_f2x3_avx2") != std::string::npos, own) << joined;
+  EXPECT_EQ(joined.find("own_maxpool_avx2") != std::string::npos, own) << joined;
+  for (const auto& k : kernels) {
+    if (k.find("own_") != std::string::npos) continue;  // oneDNN's choices only
+    if (!isa.starts_with("avx512")) EXPECT_EQ(k.find("avx512"), std::string::npos) << k;
+    if (isa == "sse41") EXPECT_EQ(k.find("avx"), std::string::npos) << k;
+  }
 }
 
 }  // namespace

@@ -11,6 +11,10 @@
 #include <chrono>
 #include <thread>
 
+#include <sys/stat.h>
+
+#include <fstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -125,6 +129,13 @@ TEST_F(Server, HealthIndexModelAndMetrics) {
   EXPECT_EQ(j["model_type"], "AttnMILResNet");
   EXPECT_TRUE(j.contains("validation_auc"));
   EXPECT_FALSE(res->get_header_value("X-Request-Id").empty());
+  res = c.Get("/health/ready");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = c.Get("/health/live");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(parse(res)["status"], "alive");
 
   res = c.Get("/");  // an API client gets JSON
   ASSERT_TRUE(res);
@@ -218,10 +229,28 @@ TEST_F(Server, LegacyDetectCoughKeepsTheReferenceShape) {
   EXPECT_EQ(j["error"], "No cough pattern detected by model");
   EXPECT_DOUBLE_EQ(j["threshold_used"].get<double>(), 1.0);
 
-  // Default threshold is the reference's 0.61.
+  // Without a threshold, the model's own; this fixture carries none, so the reference's 0.61.
   res = c.Post("/api/detect-cough", audio_form("wav_s16_16k_mono_silence.wav"));
   ASSERT_TRUE(res);
   EXPECT_DOUBLE_EQ(parse(res)["threshold_used"].get<double>(), 0.61);
+  EXPECT_EQ(parse(res)["truncated"], false);
+}
+
+// A long upload is scored on its first 32 segments, and the legacy answer now says so.
+TEST_F(Server, LegacyDetectCoughSaysWhenTheBagIsTruncated) {
+  auto c = server_->client();
+  auto res = c.Post("/api/detect-cough", audio_form("mp3_22k_mono_long_60s.mp3"));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto j = parse(res);
+  EXPECT_EQ(j["num_segments"], 32);
+  EXPECT_EQ(j["segment_probabilities"].size(), 32u);
+  EXPECT_GT(j["total_segments"].get<int>(), 100);  // 60 s: 117 full windows
+  EXPECT_EQ(j["truncated"], true);
+  res = c.Post("/api/detect-cough", audio_form("wav_s16_11k_stereo_cough_2s.wav"));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(parse(res)["total_segments"], parse(res)["num_segments"]);
+  EXPECT_EQ(parse(res)["truncated"], false);
 }
 
 TEST_F(Server, LegacyDetectCoughErrors) {
@@ -579,7 +608,7 @@ TEST(ServerFlags, RoutesAnswer503UntilTheModelIsLoaded) {
   const auto dir = testing::scratch_dir();
   ServerProcess server(base_args(), dir / "server.log");
   // The port is bound before the model loads: poll from the start; every answer is either
-  // "loading" (503, /health 200) or the real one.
+  // "loading" (503, /health 503 too, /health/live 200) or the real one.
   bool saw_loading = false;
   for (int i = 0; i < 4000; ++i) {
     auto c = server.client(5);
@@ -598,15 +627,57 @@ TEST(ServerFlags, RoutesAnswer503UntilTheModelIsLoaded) {
       if (legacy->status == 503) {
         EXPECT_EQ(parse(legacy), json({{"error", "Model not loaded"}}));
       }
-      auto health = c.Get("/health");
-      ASSERT_TRUE(health);
-      EXPECT_EQ(health->status, 200);
+      auto live = c.Get("/health/live");
+      ASSERT_TRUE(live);
+      EXPECT_EQ(live->status, 200);
       continue;
     }
     EXPECT_EQ(model->status, 200);
     break;
   }
   std::printf("saw the loading state: %s\n", saw_loading ? "yes" : "no (the model loaded before the first request)");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+// Readiness with a model that takes as long as the test wants to load: the model file is a
+// FIFO, so loading blocks until the test writes the model into it. Until then /health (and
+// /health/ready) answer 503 and /health/live 200; afterwards all three 200.
+TEST(ServerFlags, ReadinessIs503UntilASlowModelHasLoaded) {
+  const auto dir = testing::scratch_dir();
+  const auto fifo = dir / "slow_model.onnx";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  ServerProcess server({"--model", fifo.string(), "--threads", "1"}, dir / "server.log");
+  int seen_503 = 0;
+  for (int i = 0; i < 200 && seen_503 < 3; ++i) {
+    auto c = server.client(5);
+    auto ready = c.Get("/health");
+    if (!ready) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    ASSERT_EQ(ready->status, 503) << ready->body;
+    EXPECT_EQ(parse(ready)["status"], "loading");
+    EXPECT_EQ(parse(ready)["model_loaded"], false);
+    EXPECT_EQ(ready->get_header_value("Retry-After"), "1");
+    auto ready2 = c.Get("/health/ready");
+    ASSERT_TRUE(ready2);
+    EXPECT_EQ(ready2->status, 503);
+    auto live = c.Get("/health/live");
+    ASSERT_TRUE(live);
+    EXPECT_EQ(live->status, 200);
+    EXPECT_EQ(parse(live)["model_loaded"], false);
+    ++seen_503;
+  }
+  ASSERT_EQ(seen_503, 3) << server.log();
+  {
+    std::ofstream writer(fifo, std::ios::binary);  // unblocks the server's read
+    writer << testing::file_contents(model_path());
+  }
+  ASSERT_TRUE(server.wait_ready()) << server.log();
+  auto c = server.client();
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  EXPECT_EQ(c.Get("/health/ready")->status, 200);
+  EXPECT_EQ(c.Get("/health/live")->status, 200);
   EXPECT_EQ(server.stop(), 0);
 }
 
@@ -642,6 +713,48 @@ TEST(ServerFlags, WithoutModelServesTheBundledDefault) {
   const auto res = c.Post("/v1/detect", audio_bytes("wav_s16_16k_mono_silence.wav"), "application/octet-stream");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(server.stop(), 0);
+}
+
+// The seed system's mobile app posts `audio` as "cough.wav" (really WebM/Opus) without a
+// threshold. The legacy route, the v1 route and `coughkit detect` must give that file the same
+// verdict with the model's own threshold (the default model carries one; the web page is
+// checked the same way by tests/server/web/web_page_test.js).
+TEST(ServerFlags, LegacyV1AndCliAgreeOnAWebmNamedWavWithTheModelsThreshold) {
+  const auto default_model = testing::source_dir() / "models" / "coughkit_default.onnx";
+  ASSERT_TRUE(std::filesystem::exists(default_model));
+  const auto dir = testing::scratch_dir();
+  const auto clip = dir / "cough.wav";
+  std::filesystem::copy_file(ref_audio("webm_opus_48k_mono_cough.webm"), clip);
+  ServerProcess server({"--model", default_model.string(), "--threads", "1"}, dir / "server.log");
+  ASSERT_TRUE(server.wait_ready()) << server.log();
+  auto c = server.client();
+  const double model_threshold = parse(c.Get("/v1/model"))["threshold"].get<double>();
+  EXPECT_NE(model_threshold, 0.61) << "the default model carries its own threshold";
+
+  const std::string bytes = testing::file_contents(clip);
+  auto legacy = c.Post("/api/detect-cough", httplib::MultipartFormDataItems{{"audio", bytes, "cough.wav", "audio/wav"}});
+  ASSERT_TRUE(legacy);
+  ASSERT_EQ(legacy->status, 200) << legacy->body;
+  const auto l = parse(legacy);
+  auto v1 = c.Post("/v1/detect", httplib::MultipartFormDataItems{{"audio", bytes, "cough.wav", "audio/wav"}});
+  ASSERT_TRUE(v1);
+  ASSERT_EQ(v1->status, 200) << v1->body;
+  const auto v = parse(v1);
+  const auto r = testing::run_cli("--log-level warn detect --json --threads 1 --model " +
+                                  testing::quoted(default_model) + " " + testing::quoted(clip));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto cli = json::parse(r.output.substr(r.output.find('{')));
+
+  EXPECT_DOUBLE_EQ(l["threshold_used"].get<double>(), model_threshold);
+  EXPECT_DOUBLE_EQ(v["threshold"].get<double>(), model_threshold);
+  EXPECT_DOUBLE_EQ(cli["threshold"].get<double>(), model_threshold);
+  EXPECT_EQ(l["coughDetected"], cli["cough_detected"]);
+  EXPECT_EQ(v["cough_detected"], cli["cough_detected"]);
+  EXPECT_EQ(l["confidence"], cli["bag_probability"]);
+  EXPECT_EQ(v["bag_probability"], cli["bag_probability"]);
+  std::printf("[verdict] cough.wav (WebM/Opus): p=%s threshold=%g cough=%s on legacy, v1 and CLI\n",
+              cli["bag_probability"].dump().c_str(), model_threshold, cli["cough_detected"].dump().c_str());
   EXPECT_EQ(server.stop(), 0);
 }
 

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "server/http_types.h"
 #include "server/metrics.h"
+#include "server/routes.h"
 #include "server/server_config.h"
 #include "server/service.h"
 

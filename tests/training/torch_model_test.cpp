@@ -14,6 +14,7 @@
 #include "checkpoint/sha256.h"
 #include "common/error.h"
 #include "export/checkpoint_model.h"
+#include "detection/model_factory.h"
 #include "io/npy.h"
 #include "model/engine.h"
 #include "support/compare.h"
@@ -355,10 +356,10 @@ TEST(TorchBackend, RunnerMatchesPyTorchAndTheEngine) {
     std::printf("[torch backend vs pytorch] %s: max |diff| = %.3g\n", kOutputNames[k], d.max_abs);
   }
 
-  const auto engine = exporter::load_model(path, {.threads = 2});
+  const auto engine = detection::open_engine(path, {.threads = 2});
   const auto engine_out = outputs_of(engine->run(b.batch, b.segments, b.x_data, b.mask_data));
   for (int k = 0; k < 4; ++k) {
-    // Probabilities within the parity tolerance (PIPELINE.md); logits reported.
+    // Probabilities within the parity tolerance (docs/pipeline.md); logits reported.
     const auto d = testing::expect_close(got[k], engine_out[k], k < 2 ? 1e-4 : 1e-3, kOutputNames[k]);
     std::printf("[torch backend vs engine] %s: max |diff| = %.3g\n", kOutputNames[k], d.max_abs);
   }

@@ -12,7 +12,7 @@
 #include "training/bag_dataset.h"
 #include "training/metrics.h"
 #include "training/plots.h"
-#include "training/torch_module.h"
+#include "modules/torch_module.h"
 #include "training/train_loop.h"
 
 namespace coughkit::training {

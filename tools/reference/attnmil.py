@@ -1,4 +1,4 @@
-"""AttnMILResNet, the reference cough model, restated from shared/PIPELINE.md sections 5-6.
+"""AttnMILResNet, the reference cough model, restated from docs/pipeline.md sections 5-6.
 
 The forward pass is written op for op as the reference exported it (shared/golden's
 attnmil_ref_opset14.onnx): segments are folded into the batch for the backbone, the
@@ -22,7 +22,7 @@ import torch.nn as nn
 import torchvision
 
 IMAGE_SIZE = 224
-# ImageNet statistics, PIPELINE.md section 5.
+# ImageNet statistics, docs/pipeline.md section 5.
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 INPUT_NAMES = ["spectrograms", "segment_mask"]
@@ -63,7 +63,7 @@ def images_to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def load_checkpoint(path: str) -> AttnMILResNet:
-    """A checkpoint dict with `model_state_dict`, or a bare state dict (PIPELINE.md section 6)."""
+    """A checkpoint dict with `model_state_dict`, or a bare state dict (docs/pipeline.md section 6)."""
     ckpt = torch.load(path, map_location="cpu")
     state = ckpt.get("model_state_dict", ckpt)
     cfg = ckpt.get("config", {}) if "model_state_dict" in ckpt else {}

@@ -89,7 +89,7 @@ def make(out: str) -> int:
     mask = torch.zeros(b, s, dtype=torch.bool)
     for i, n in enumerate(VALID):
         mask[i, :n] = True
-        x[i, n:] = 0.0  # padded segments are zeros (PIPELINE.md section 5)
+        x[i, n:] = 0.0  # padded segments are zeros (docs/pipeline.md section 5)
     np.save(os.path.join(out, "x.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(out, "mask.npy"), mask.numpy().astype(np.float32))
     with open(os.path.join(out, "expected.json"), "w") as f:

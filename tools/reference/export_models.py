@@ -11,7 +11,7 @@ DIR/manifest.json describes everything written:
     fp16-weight variant (every float initializer stored as float16 behind a Cast node).
     Each entry names the expected-output set it must reproduce (`expected`).
   * `cases`: inputs as (B, S, 224, 224) mel images in [-1, 1] (`images`) and a (B, S)
-    float mask (`mask`); padded segments are all-zero *model input* (PIPELINE.md section 5)
+    float mask (`mask`); padded segments are all-zero *model input* (docs/pipeline.md section 5)
     and are written as NaN images so a reader cannot mistake them for data.
   * `expected`: per set ("fp32", "fp16_rounded") and case, the four outputs computed by
     PyTorch eager. "fp16_rounded" is the same model with every weight rounded to float16,

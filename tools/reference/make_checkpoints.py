@@ -4,7 +4,7 @@
 
 Every checkpoint holds the same random-initialised AttnMILResNet (export_models.build_model:
 fixed seed, BatchNorm statistics calibrated so activations stay in range), saved by
-torch.save the ways users' files come (PIPELINE.md section 6):
+torch.save the ways users' files come (docs/pipeline.md section 6):
   * `full.pth`: the training dict with `optimizer_state_dict` (AdamW after one step).
   * `no_optimizer.pth`: the dict without optimizer state (like shared/golden's).
   * `bare_state_dict.pth`: `model.state_dict()` alone.

@@ -200,7 +200,7 @@ def synth(kind: str, sr: int, ch: int, dur: float, seed: int):
 
 def quantise(x, fmt):
     """Synthesised float64 (C, T) -> (integer/float samples to write, exact decoded float32
-    per PIPELINE.md section 1)."""
+    per docs/pipeline.md section 1)."""
     import numpy as np
 
     def q(scale, lo, hi):

@@ -1,10 +1,10 @@
 """The coughkit reference pipeline, written to be read as the definition of "correct".
 
-This module restates sections 1-4 of shared/PIPELINE.md with torchaudio 0.13 / torch 1.13
+This module restates sections 1-4 of docs/pipeline.md with torchaudio 0.13 / torch 1.13
 (Debian python3-torchaudio / python3-torch). Every numeric step is a torchaudio/torch call
 with the parameters the contract names; nothing here is an approximation.
 
-  decode      -> (C, T) float32 at the native rate           (PIPELINE.md section 1)
+  decode      -> (C, T) float32 at the native rate           (docs/pipeline.md section 1)
   condition   -> (T,) float32 mono at 16 kHz                 (section 2)
   segments    -> list of (32000,) windows                    (section 3)
   mel_image   -> (224, 224) float32 letterboxed log-mel      (section 4)
@@ -68,7 +68,7 @@ def _resampler(sr: int) -> torchaudio.transforms.Resample:
 
 
 def condition(waveform: torch.Tensor, sr: int, highpass_hz: Optional[float] = None) -> torch.Tensor:
-    """(C, T) float32 at `sr` -> (T',) float32 mono at 16 kHz (PIPELINE.md section 2)."""
+    """(C, T) float32 at `sr` -> (T',) float32 mono at 16 kHz (docs/pipeline.md section 2)."""
     x = waveform.to(torch.float32)
     if x.dim() == 1:
         x = x.unsqueeze(0)
@@ -266,7 +266,7 @@ def libsox_can_read(path: str) -> bool:
 def decode(path: str, reference_decoder: Optional[str] = None) -> Tuple[np.ndarray, int, str]:
     """Reference decode. Returns ((C, T) float32, sr, decoder name).
 
-    reference_decoder: "exact" (WAV/FLAC per PIPELINE.md section 1), "torchaudio.sox_io"
+    reference_decoder: "exact" (WAV/FLAC per docs/pipeline.md section 1), "torchaudio.sox_io"
     (torchaudio.load), "ffmpeg-cli", or None: "exact" for .wav/.flac, otherwise
     "torchaudio.sox_io" when libsox reads the file, else "ffmpeg-cli".
     """
@@ -301,7 +301,7 @@ def run(waveform: np.ndarray, sr: int, highpass_hz: Optional[float] = None):
 
 
 # ----------------------------------------------------------------------------------------
-# Verification against a golden set (PIPELINE.md's shared/golden)
+# Verification against a golden set (the shared golden set)
 # ----------------------------------------------------------------------------------------
 
 

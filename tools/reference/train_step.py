@@ -1,4 +1,4 @@
-"""One step of the reference training recipe (shared/PIPELINE.md section 8), for coughkit's
+"""One step of the reference training recipe (docs/pipeline.md section 8), for coughkit's
 trainer tests; and a strict-load forward pass to check the checkpoints coughkit writes.
 
     /usr/bin/python3 tools/reference/train_step.py step --out DIR [--seed 0] [--threads 2]

@@ -1,10 +1,13 @@
 // The web page at GET / in headless Chromium: upload a clip through the file input (there is
 // no microphone in headless mode), check that the verdict and the probability plot appear,
-// and save a screenshot (OUT_DIR/web_page.png) for a person to look at.
+// and save a screenshot (OUT_DIR/web_page.png) for a person to look at. The clip is uploaded
+// as "cough.wav" (a WebM/Opus recording, as the seed system's app names it) with the
+// threshold field left empty: the page must show the model's own threshold, the server must
+// apply it, and the verdict must equal `coughkit detect` on the same file.
 //
 //   node web_page_test.js COUGHKIT_BIN MODEL.onnx AUDIO_FILE OUT_DIR
 "use strict";
-const { spawn } = require("child_process");
+const { spawn, execFileSync } = require("child_process");
 const fs = require("fs");
 const net = require("net");
 const os = require("os");
@@ -71,15 +74,28 @@ function check(cond, what) {
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
 
+    const modelInfo = await (await fetch(base + "/v1/model")).json();
+    const clip = path.join(outDir, "cough.wav");
+    fs.copyFileSync(audio, clip);
+
     await page.goto(base + "/");
     check((await page.title()).includes("coughkit"), "the page loads");
+    await page.waitForFunction(() => document.getElementById("model-threshold").textContent !== "");
+    const hint = await page.textContent("#model-threshold");
+    check(hint.includes(String(modelInfo.threshold)), "the page shows the model's threshold " + modelInfo.threshold + ": " + hint);
     check(await page.locator("#record").isVisible(), "the record button is shown");
 
     const response = page.waitForResponse((r) => r.url().endsWith("/api/detect-cough"));
-    await page.setInputFiles("#file", audio);
+    await page.setInputFiles("#file", clip);
     const res = await response;
     check(res.status() === 200, "the upload is answered 200 (got " + res.status() + ")");
     const body = await res.json();
+    check(!(res.request().postData() || "").includes('name="threshold"'), "the page sends no threshold of its own");
+    check(body.threshold_used === modelInfo.threshold, "the server applied the model's threshold (" + body.threshold_used + ")");
+    const cli = JSON.parse(execFileSync(bin, ["--log-level", "warn", "detect", "--json", "--threads", "1", "--model", model, clip])
+      .toString().trim());
+    check(cli.cough_detected === body.coughDetected && cli.threshold === body.threshold_used,
+          "the page's verdict equals coughkit detect's (" + cli.cough_detected + " at " + cli.threshold + ")");
 
     await page.waitForSelector("#result:not([hidden])", { timeout: 60000 });
     const verdict = (await page.textContent("#verdict")).trim();
@@ -88,7 +104,7 @@ function check(cond, what) {
     check(bars === body.num_segments && bars > 0, "the plot has one bar per segment (" + bars + ")");
     check(await page.locator("#plot svg polyline").count() === 1, "the plot has the probability line");
     const details = await page.textContent("#details");
-    check(details.includes(path.basename(audio)), "the details name the file");
+    check(details.includes("cough.wav"), "the details name the file");
 
     await page.screenshot({ path: path.join(outDir, "web_page.png"), fullPage: true });
     console.log("screenshot: " + path.join(outDir, "web_page.png"));

@@ -1,4 +1,4 @@
-#include "common/module_loader.h"
+#include "modules/module_loader.h"
 
 #include <dlfcn.h>
 

@@ -14,7 +14,7 @@
 
 namespace coughkit::training {
 
-// `coughkit train` (PIPELINE.md section 8). Defaults are the reference recipe.
+// `coughkit train` (docs/pipeline.md section 8). Defaults are the reference recipe.
 struct TrainOptions {
   std::string train_csv, val_csv, test_csv;  // test_csv optional (empty = none)
   std::string base_dir;                      // audio paths are relative to it; empty = each CSV's directory
@@ -76,7 +76,7 @@ struct TorchModule {
   const char* (*libtorch_version)();
 };
 
-// Opens libcoughkit_torch.so on first use (see common/module_loader.h for where it is
+// Opens libcoughkit_torch.so on first use (see modules/module_loader.h for where it is
 // looked for). Throws std::runtime_error when it is missing, e.g. a build without LibTorch.
 const TorchModule& torch_module();
 
