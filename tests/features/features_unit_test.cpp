@@ -2,10 +2,12 @@
 // mel filter bank, resampler for many integer rate pairs, high-pass biquad, one segment's
 // image; plus segmentation rules and the pinned option defaults.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "audio/highpass_biquad.h"
 #include "audio/sinc_resampler.h"
 #include "common/error.h"
+#include "features/feature_pipeline.h"
 #include "features/log_mel_image.h"
 #include "features/mel_filter_bank.h"
 #include "features/segmenter.h"
@@ -53,6 +55,44 @@ TEST(MelImageOptions, InvalidValuesAreRejectedWithTheFieldName) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("f_max"), std::string::npos) << e.what();
   }
+}
+
+// The config serialises itself under the names a model's "preprocessing" metadata uses, and
+// reads back what it wrote; values coughkit cannot follow are refused with the key's name.
+TEST(PreprocessConfig, JsonRoundTripAndRefusals) {
+  const auto defaults = features::PreprocessConfig::from_json(features::PreprocessConfig().to_json());
+  EXPECT_EQ(defaults.ToString(), features::PreprocessConfig().ToString());
+  const auto j = nlohmann::json::parse(features::PreprocessConfig().to_json());
+  for (const char* key : {"sample_rate", "highpass_hz", "segment_seconds", "segment_hop_seconds", "max_segments", "n_fft",
+                          "win_length", "hop_length", "n_mels", "f_min", "f_max", "top_db", "image_size", "mean", "std"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_DOUBLE_EQ(j["segment_hop_seconds"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["segment_seconds"].get<double>(), 2.0);
+
+  features::PreprocessConfig other;
+  other.condition.highpass_hz = 50;
+  other.segments.hop_samples = 4000;
+  other.mel.mel.n_mels = 128;
+  other.mel.mel.f_max = 7000;
+  const auto back = features::PreprocessConfig::from_json(other.to_json());
+  EXPECT_EQ(back.ToString(), other.ToString());
+  EXPECT_EQ(features::PreprocessConfig::from_json("{}").ToString(), features::PreprocessConfig().ToString());
+
+  auto refused = [](const std::string& text, const std::string& words) {
+    try {
+      features::PreprocessConfig::from_json(text);
+      ADD_FAILURE() << "accepted " << text;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  refused(R"({"sample_rate": 8000})", "sample_rate 8000");
+  refused(R"({"image_size": 256})", "image_size 256");
+  refused(R"({"mean": [0.5, 0.5, 0.5]})", "'mean'");
+  refused(R"({"n_mels": "160"})", "'n_mels' must be a number");
+  refused(R"({"n_fft": 1000.5})", "'n_fft' must be an integer");
+  refused(R"({"f_min": 5000})", "f_min");
+  refused("not json", "not a JSON object");
 }
 
 TEST(MelFilterBank, MatchesTorchaudioMelscaleFbanks) {

@@ -219,6 +219,75 @@ TEST(OpPool, AveragePoolPaddingCountedOrNot) {
   expect_close(run_op("AveragePool", {x}, attrs(1))[0], {1, 1, 2, 2}, {0.25f, 0.75f, 1, 2.5f});
 }
 
+// Average pooling with asymmetric pads on every input layout the engine can hand oneDNN:
+// plain NCHW with few channels (oneDNN's simple_nchw), plain NCHW with many (its JIT kernels
+// on AVX-512 machines), and a convolution's blocked output (its JIT kernels everywhere).
+// Run once per forced dispatch (tests/model/CMakeLists.txt).
+struct AvgPoolCase {
+  Shape x;
+  bool after_conv;
+  std::vector<std::int64_t> kernel, strides, pads;
+};
+
+class OpAveragePoolLayouts : public ::testing::TestWithParam<AvgPoolCase> {};
+
+TEST_P(OpAveragePoolLayouts, MatchesNaiveAverageWithAndWithoutCountedPadding) {
+  const AvgPoolCase& c = GetParam();
+  Tensor x = tensor_f(c.x, random_floats(static_cast<std::size_t>(model::shape_numel(c.x)), 61));
+  Tensor w = tensor_f({c.x[1], c.x[1], 1, 1}, random_floats(static_cast<std::size_t>(c.x[1] * c.x[1]), 62));
+  std::vector<float> input = values_f(x);
+  if (c.after_conv) {  // the pool's input is the 1x1 convolution's output
+    Shape cs;
+    input = reference_conv(x, w, nullptr, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, cs);
+  }
+  const std::int64_t n = c.x[0], ch = c.x[1], h = c.x[2], wd = c.x[3];
+  const std::int64_t oh = (h + c.pads[0] + c.pads[2] - c.kernel[0]) / c.strides[0] + 1;
+  const std::int64_t ow = (wd + c.pads[1] + c.pads[3] - c.kernel[1]) / c.strides[1] + 1;
+  for (int include : {0, 1}) {
+    std::vector<float> want;
+    for (std::int64_t i = 0; i < n * ch; ++i)
+      for (std::int64_t oy = 0; oy < oh; ++oy)
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          double sum = 0;
+          int count = 0;
+          for (std::int64_t ky = 0; ky < c.kernel[0]; ++ky)
+            for (std::int64_t kx = 0; kx < c.kernel[1]; ++kx) {
+              const std::int64_t iy = oy * c.strides[0] - c.pads[0] + ky, ix = ox * c.strides[1] - c.pads[1] + kx;
+              const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < wd;
+              // count_include_pad counts pad cells inside the padded extent only (ONNX).
+              const bool padded_cell = iy < h + c.pads[2] && ix < wd + c.pads[3];
+              if (inside) sum += input[static_cast<std::size_t>((i * h + iy) * wd + ix)];
+              if (inside || (include && padded_cell)) ++count;
+            }
+          want.push_back(static_cast<float>(sum / count));
+        }
+    ModelBuilder m;
+    m.input("x", x);
+    std::string pool_in = "x";
+    if (c.after_conv) {
+      m.constant("w", w);
+      m.node("Conv", {"x", "w"}, {"c"}, {attr_ints("kernel_shape", {1, 1})});
+      pool_in = "c";
+    }
+    m.node("AveragePool", {pool_in}, {"y"},
+           {attr_ints("kernel_shape", c.kernel), attr_ints("strides", c.strides), attr_ints("pads", c.pads),
+            attr_i("count_include_pad", include)})
+        .output("y");
+    std::vector<std::string> kernels;
+    expect_close(m.run(ExecutorOptions{1, 0}, &kernels)[0], {n, ch, oh, ow}, want);
+    for (const auto& k : kernels)
+      if (k.starts_with("AveragePool")) std::printf("[avgpool] %s include=%d: %s\n", model::shape_str(c.x).c_str(), include, k.c_str());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layouts, OpAveragePoolLayouts,
+    ::testing::Values(AvgPoolCase{{1, 1, 2, 2}, false, {2, 2}, {1, 1}, {1, 1, 0, 0}},     // the ONNX-style small case
+                      AvgPoolCase{{2, 16, 7, 9}, false, {3, 2}, {2, 1}, {1, 0, 0, 1}},    // plain, many channels
+                      AvgPoolCase{{1, 32, 6, 5}, false, {2, 2}, {2, 2}, {0, 1, 1, 0}},
+                      AvgPoolCase{{2, 16, 7, 9}, true, {3, 3}, {2, 2}, {1, 1, 0, 0}},     // blocked (after a conv)
+                      AvgPoolCase{{1, 8, 5, 6}, true, {2, 3}, {1, 2}, {0, 2, 1, 0}}));
+
 TEST(OpPool, GlobalAveragePool) {
   Tensor x = tensor_f({2, 3, 2, 2}, random_floats(24, 21));
   std::vector<float> want;
