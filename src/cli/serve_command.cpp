@@ -61,9 +61,25 @@ CommandRunner register_serve(CLI::App& app) {
       ->envname("COUGHKIT_MAX_BATCH")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  cmd->add_option("--http-threads", c.http_threads, "Connection threads (0 = workers + queue limit + 4)")
-      ->envname("COUGHKIT_HTTP_THREADS")
-      ->check(CLI::Range(0, 4096))
+  cmd->add_option("--max-connections", c.max_connections,
+                  "Open client connections in all (each has a thread); more are answered 503 at once")
+      ->envname("COUGHKIT_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 900))
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", c.max_connections_per_client,
+                  "Open connections from one client address; more are answered 503 at once")
+      ->envname("COUGHKIT_MAX_CONNECTIONS_PER_CLIENT")
+      ->check(CLI::Range(1, 900))
+      ->capture_default_str();
+  cmd->add_option("--header-timeout", c.header_timeout_s,
+                  "Seconds a request's line and headers may take to arrive; also the body's grace period")
+      ->envname("COUGHKIT_HEADER_TIMEOUT")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--min-upload-rate", c.min_upload_kib_per_s,
+                  "Slowest average upload in KiB/s after the grace; slower requests are cut off")
+      ->envname("COUGHKIT_MIN_UPLOAD_RATE")
+      ->check(CLI::Range(0.001, 1e6))
       ->capture_default_str();
   cmd->add_option("--max-upload-mb", args->max_upload_mb, "Largest upload in MiB; larger requests get 413")
       ->envname("COUGHKIT_MAX_UPLOAD_MB")
@@ -78,13 +94,12 @@ CommandRunner register_serve(CLI::App& app) {
       ->envname("COUGHKIT_REQUEST_TIMEOUT")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
-  cmd->add_option("--read-timeout", c.read_timeout_s, "Seconds a socket read/write may stall (slow clients)")
+  cmd->add_option("--read-timeout", c.read_timeout_s, "Seconds one socket read or write may stall")
       ->envname("COUGHKIT_READ_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   cmd->add_option("--threshold", c.detector.threshold,
-                  "Default decision threshold of /v1/detect (default: the model's own, else 0.61; "
-                  "/api/detect-cough keeps the reference's 0.61)")
+                  "Decision threshold when a request gives none, on every route (default: the model's own, else 0.61)")
       ->envname("COUGHKIT_THRESHOLD")
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--save-uploads", c.save_uploads_dir, "Write every upload to DIR as <request id>.<ext> (default: never)")

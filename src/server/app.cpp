@@ -76,7 +76,10 @@ void run_server(const ServerConfig& config) {
   SignalWatcher signals;
   Service service(config);
   HttpServerOptions options;
-  options.threads = config.resolved_http_threads();
+  options.max_connections = config.max_connections;
+  options.max_connections_per_client = config.max_connections_per_client;
+  options.header_timeout_s = config.header_timeout_s;
+  options.min_body_bytes_per_s = config.min_upload_kib_per_s * 1024.0;
   // Multipart framing around the largest allowed file; the handlers check the file itself.
   options.max_body_bytes = config.max_upload_bytes + 64 * 1024;
   options.read_timeout_s = options.write_timeout_s = config.read_timeout_s;
@@ -89,14 +92,21 @@ void run_server(const ServerConfig& config) {
         access_log->info("access method={} path={} status={} bytes={} ms={:.1f} id={} remote={}", a.method,
                          a.path.empty() ? "-" : a.path, a.status, a.bytes, a.ms, a.request_id.empty() ? "-" : a.request_id,
                          a.remote_addr.empty() ? "-" : a.remote_addr);
+      },
+      ConnectionObserver{
+          .opened = [&service] { service.metrics().add_open_connections(1); },
+          .closed = [&service] { service.metrics().add_open_connections(-1); },
+          .refused = [&service](const std::string& reason) { service.metrics().count_connection_refused(reason); },
+          .timed_out = [&service](const std::string& phase) { service.metrics().count_request_read_timeout(phase); },
       });
 
   // Bind first, so clients and probes see the port at once; load the model next.
   const int port = http.bind(config.host, config.port);
   http.start();
-  spdlog::info("listening on http://{}:{} ({} workers, queue {}, batch {}, {} HTTP threads); loading {}", config.host,
-               port, config.resolved_workers(), config.queue_limit, config.max_batch, config.resolved_http_threads(),
-               config.detector.model_path);
+  spdlog::info("listening on http://{}:{} ({} workers, queue {}, batch {}, up to {} connections, {} per client); "
+               "loading {}",
+               config.host, port, config.resolved_workers(), config.queue_limit, config.max_batch, config.max_connections,
+               config.max_connections_per_client, config.detector.model_path);
 
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<detection::Detector> detector;

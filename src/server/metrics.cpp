@@ -72,6 +72,16 @@ void Metrics::count_rejected(const std::string& reason) {
   ++rejected_[reason];
 }
 
+void Metrics::count_connection_refused(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++connections_refused_[reason];
+}
+
+void Metrics::count_request_read_timeout(const std::string& phase) {
+  std::lock_guard lock(mutex_);
+  ++read_timeouts_[phase];
+}
+
 std::string Metrics::render(std::size_t queue_depth) const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -91,6 +101,24 @@ std::string Metrics::render(std::size_t queue_depth) const {
          "Requests refused before processing (overloaded, shutting_down, not_ready), by reason.");
   for (const auto& [reason, n] : rejected_)
     out += fmt::format("coughkit_http_rejected_total{{reason=\"{}\"}} {}\n", reason, n);
+  header(out, "coughkit_http_connections_open", "gauge", "Client connections open now (each has a thread).");
+  out += fmt::format("coughkit_http_connections_open {}\n", open_connections_.load());
+  header(out, "coughkit_http_connections_refused_total", "counter",
+         "Connections answered 503 and closed at once: server_full (--max-connections) or per_client_limit "
+         "(--max-connections-per-client).");
+  for (const char* reason : {"server_full", "per_client_limit"}) {
+    const auto it = connections_refused_.find(reason);
+    out += fmt::format("coughkit_http_connections_refused_total{{reason=\"{}\"}} {}\n", reason,
+                       it == connections_refused_.end() ? 0 : it->second);
+  }
+  header(out, "coughkit_http_request_read_timeouts_total", "counter",
+         "Requests whose headers (--header-timeout) or body (--min-upload-rate) did not arrive in time; the "
+         "connection was closed.");
+  for (const char* phase : {"headers", "body"}) {
+    const auto it = read_timeouts_.find(phase);
+    out += fmt::format("coughkit_http_request_read_timeouts_total{{phase=\"{}\"}} {}\n", phase,
+                       it == read_timeouts_.end() ? 0 : it->second);
+  }
   header(out, "coughkit_audio_seconds_total", "counter", "Seconds of decoded audio processed.");
   out += fmt::format("coughkit_audio_seconds_total {}\n", number(audio_seconds_));
   header(out, "coughkit_clips_total", "counter", "Audio clips processed (one per successful detection).");

@@ -41,6 +41,10 @@ class Metrics {
   void observe_batch(std::size_t bags, std::size_t segments, double seconds);
   void set_model_loaded(double load_seconds);
   void count_rejected(const std::string& reason);
+  // Connections (server/http_server.h).
+  void add_open_connections(int delta) { open_connections_ += delta; }
+  void count_connection_refused(const std::string& reason);    // "server_full", "per_client_limit"
+  void count_request_read_timeout(const std::string& phase);   // "headers", "body"
 
   // The text exposition; `queue_depth` is sampled by the caller.
   std::string render(std::size_t queue_depth) const;
@@ -53,7 +57,8 @@ class Metrics {
   double audio_seconds_ = 0.0;
   std::uint64_t clips_ = 0, segments_ = 0, batches_ = 0, batched_bags_ = 0;
   Histogram batch_size_, inference_seconds_;
-  std::atomic<int> in_flight_{0};
+  std::atomic<int> in_flight_{0}, open_connections_{0};
+  std::map<std::string, std::uint64_t> connections_refused_, read_timeouts_;
   double model_load_seconds_ = 0.0;
   bool model_loaded_ = false;
 };

@@ -15,10 +15,6 @@ int ServerConfig::resolved_workers() const {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
 
-int ServerConfig::resolved_http_threads() const {
-  return http_threads > 0 ? http_threads : resolved_workers() + queue_limit + 4;
-}
-
 void ServerConfig::Validate() const {
   detector.Validate();
   if (host.empty()) throw ConfigError("--host is empty");
@@ -27,12 +23,16 @@ void ServerConfig::Validate() const {
   if (queue_limit < 0 || queue_limit > 4096)
     throw ConfigError(fmt::format("--queue-limit must be in [0, 4096], got {}", queue_limit));
   if (max_batch < 1 || max_batch > 64) throw ConfigError(fmt::format("--max-batch must be in [1, 64], got {}", max_batch));
-  if (http_threads < 0 || http_threads > 4096)
-    throw ConfigError(fmt::format("--http-threads must be in [0, 4096], got {}", http_threads));
-  if (http_threads > 0 && http_threads <= resolved_workers())
-    throw ConfigError(fmt::format("--http-threads ({}) must exceed --workers ({}) so /health and 503s are answered "
-                                  "while every worker is busy",
-                                  http_threads, resolved_workers()));
+  // Below FD_SETSIZE with room for the model and logs: the library checks descriptors against it.
+  if (max_connections < 1 || max_connections > 900)
+    throw ConfigError(fmt::format("--max-connections must be in [1, 900], got {}", max_connections));
+  if (max_connections_per_client < 1 || max_connections_per_client > max_connections)
+    throw ConfigError(fmt::format("--max-connections-per-client must be in [1, --max-connections ({})], got {}",
+                                  max_connections, max_connections_per_client));
+  if (!(header_timeout_s > 0.0) || header_timeout_s > 3600)
+    throw ConfigError(fmt::format("--header-timeout must be in (0, 3600] s, got {}", header_timeout_s));
+  if (!(min_upload_kib_per_s > 0.0) || !std::isfinite(min_upload_kib_per_s))
+    throw ConfigError(fmt::format("--min-upload-rate must be > 0 KiB/s, got {}", min_upload_kib_per_s));
   if (max_upload_bytes < 1024) throw ConfigError("--max-upload-mb is below 1 KiB");
   if (!(max_audio_seconds > 0.0) || !std::isfinite(max_audio_seconds))
     throw ConfigError(fmt::format("--max-audio-seconds must be > 0, got {}", max_audio_seconds));
@@ -46,11 +46,13 @@ void ServerConfig::Validate() const {
 
 std::string ServerConfig::ToString() const {
   return fmt::format(
-      "ServerConfig(host={}, port={}, workers={}, queue_limit={}, max_batch={}, http_threads={}, max_upload_bytes={}, "
-      "max_audio_seconds={}, request_timeout_s={}, read_timeout_s={}, keep_alive_max={}, save_uploads_dir={}, "
+      "ServerConfig(host={}, port={}, workers={}, queue_limit={}, max_batch={}, max_connections={}, "
+      "max_connections_per_client={}, max_upload_bytes={}, max_audio_seconds={}, request_timeout_s={}, "
+      "header_timeout_s={}, min_upload_kib_per_s={}, read_timeout_s={}, keep_alive_max={}, save_uploads_dir={}, "
       "cors_origin={}, {})",
-      host, port, resolved_workers(), queue_limit, max_batch, resolved_http_threads(), max_upload_bytes, max_audio_seconds,
-      request_timeout_s, read_timeout_s, keep_alive_max, save_uploads_dir.empty() ? "off" : save_uploads_dir,
+      host, port, resolved_workers(), queue_limit, max_batch, max_connections, max_connections_per_client,
+      max_upload_bytes, max_audio_seconds, request_timeout_s, header_timeout_s, min_upload_kib_per_s, read_timeout_s,
+      keep_alive_max, save_uploads_dir.empty() ? "off" : save_uploads_dir,
       cors_origin.empty() ? "off" : cors_origin, detector.ToString());
 }
 

@@ -19,20 +19,25 @@ struct ServerConfig {
   int workers = 0;              // 0 = hardware threads
   int queue_limit = 16;
   int max_batch = 8;
-  int http_threads = 0;         // 0 = workers + queue_limit + 4 (spares answer /health and 503s)
+
+  // Connections (server/http_server.h): each open connection has a thread; beyond either
+  // cap a new connection is answered 503 at once.
+  int max_connections = 256;
+  int max_connections_per_client = 32;
 
   // Limits.
   std::size_t max_upload_bytes = 25u * 1024 * 1024;  // request body -> 413 beyond
   double max_audio_seconds = 600.0;                   // decoded duration -> 413 beyond
-  double request_timeout_s = 60.0;                    // waiting for a worker + inference -> 503
-  int read_timeout_s = 5;                             // per socket read/write (slow clients)
+  double request_timeout_s = 60.0;                    // waiting for a worker + inference -> 504
+  double header_timeout_s = 10.0;                     // request line + headers; also the body's grace
+  double min_upload_kib_per_s = 16.0;                 // average body rate after the grace
+  int read_timeout_s = 5;                             // one socket read/write
   int keep_alive_max = 100;                           // requests per connection
 
   std::string save_uploads_dir;  // empty = uploads are never written to disk
   std::string cors_origin;       // empty = no CORS headers
 
   int resolved_workers() const;
-  int resolved_http_threads() const;
 
   void Validate() const;  // throws ConfigError naming the flag
   std::string ToString() const;

@@ -3,6 +3,7 @@
 // helpers for the requests an HTTP client library will not send (malformed, slow, huge).
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -132,8 +133,16 @@ class ServerProcess {
 // A raw TCP connection to 127.0.0.1:port.
 class RawConnection {
  public:
-  explicit RawConnection(int port) {
+  // `from`: the loopback source address (127.0.0.x; any of 127/8 reaches the server), so a
+  // test can be several clients.
+  explicit RawConnection(int port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (from) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &src.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -149,6 +158,11 @@ class RawConnection {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return fd_ >= 0; }
+  // Waits up to `seconds` for the peer to send something or close: true when it did.
+  bool answered_within(double seconds) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(seconds * 1000)) > 0;
+  }
   // Sends everything it can; false once the peer stops accepting (reset / closed).
   bool send_all(std::string_view data) {
     while (!data.empty()) {

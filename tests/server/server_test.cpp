@@ -435,6 +435,125 @@ TEST_F(Server, SlowClientIsCutOffWithoutBlockingOthers) {
   EXPECT_TRUE(rest.empty() || testing::status_of(rest) >= 400) << rest;
 }
 
+// A metric's value from /metrics ("name{labels}" exactly as rendered); -1 when absent.
+double metric(ServerProcess& server, const std::string& sample) {
+  auto res = server.client(5).Get("/metrics");
+  if (!res) return -1;
+  const auto at = res->body.find("\n" + sample + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(res->body.substr(at + sample.size() + 2));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The slowloris that used to take the service down: hundreds of connections from one host,
+// each dripping a header line a second. Beyond the per-client cap they are answered 503 at
+// once; the admitted ones are cut off at the header deadline; meanwhile /health and a real
+// detection from another client are answered within a second or two.
+TEST(ServerSlowClients, HundredsOfSlowConnectionsFromOneHostDoNotTakeTheServiceDown) {
+  auto server = start("slowloris", {"--header-timeout", "4"});
+  ASSERT_TRUE(server);
+  constexpr int kSlow = 300;
+  std::vector<std::unique_ptr<RawConnection>> slow;
+  for (int i = 0; i < kSlow; ++i) {
+    slow.push_back(std::make_unique<RawConnection>(server->port(), "127.0.0.2"));
+    slow.back()->send_all("POST /v1/detect HTTP/1.1\r\n");
+  }
+  std::atomic<bool> dripping{true};
+  std::thread drip([&] {  // one more header line a second on every connection still open
+    for (int line = 0; dripping; ++line) {
+      for (auto& c : slow) c->send_all("X-Slow-" + std::to_string(line) + ": 1\r\n");
+      for (int i = 0; i < 10 && dripping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto c = server->client(10);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_LT(seconds_since(t0), 2.0);
+  t0 = std::chrono::steady_clock::now();
+  auto res = c.Post("/v1/detect", audio_bytes("wav_s16_11k_stereo_cough_2s.wav"), "audio/wav");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  const double detect_s = seconds_since(t0);
+  EXPECT_LT(detect_s, 5.0);
+
+  // At most 32 (the per-client cap) held at once, the rest refused with a 503 at once.
+  EXPECT_LE(metric(*server, "coughkit_http_connections_open"), 32 + 2);  // + this client's two
+  int refused = 0;
+  for (auto& s : slow) {
+    if (!s->answered_within(0)) continue;
+    const auto answer = s->read_response();
+    if (testing::status_of(answer) == 503) ++refused;
+  }
+  EXPECT_GE(refused, kSlow - 32);
+  EXPECT_GE(metric(*server, "coughkit_http_connections_refused_total{reason=\"per_client_limit\"}"), kSlow - 32);
+
+  // The admitted ones hit the 4-s header deadline although they keep sending: every one of
+  // the 300 has ended.
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  dripping = false;
+  drip.join();
+  int ended = 0;
+  for (auto& s : slow) ended += s->answered_within(0) ? 1 : 0;
+  EXPECT_EQ(ended, kSlow);
+  EXPECT_GE(metric(*server, "coughkit_http_request_read_timeouts_total{phase=\"headers\"}"), 32);
+  std::printf("[slowloris] %d slow connections from one host: %d refused at once; /health and a detection (%.2f s) "
+              "answered meanwhile\n", kSlow, refused, detect_s);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
+// Connections from many hosts fill --max-connections: the next ones are refused at once
+// (503, counted), never queued; once the header deadline frees the slots the server serves.
+// A body that trickles in below --min-upload-rate is cut off after the grace.
+TEST(ServerSlowClients, FullServerRefusesAtOnceAndSlowBodiesAreCutOff) {
+  auto server = start("full", {"--max-connections", "20", "--max-connections-per-client", "4", "--header-timeout", "2"});
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int host = 10; host < 15; ++host)
+    for (int i = 0; i < 4; ++i) {
+      const std::string from = "127.0.0." + std::to_string(host);
+      held.push_back(std::make_unique<RawConnection>(server->port(), from.c_str()));
+      held.back()->send_all("GET /health HTTP/1.1\r\n");
+    }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  RawConnection extra(server->port(), "127.0.0.99");
+  ASSERT_TRUE(extra.connected());
+  extra.send_all("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto answer = extra.read_response();
+  EXPECT_LT(seconds_since(t0), 1.0);
+  EXPECT_EQ(testing::status_of(answer), 503) << answer;
+  EXPECT_NE(answer.find("too_many_connections"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("Retry-After: 1"), std::string::npos) << answer;
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the held ones time out
+  held.clear();
+  auto health = server->client(5).Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_GE(metric(*server, "coughkit_http_connections_refused_total{reason=\"server_full\"}"), 1);
+
+  // Headers in time, then a 100 kB body at a few bytes a second: cut off after the 2-s grace.
+  RawConnection trickle(server->port());
+  trickle.send_all("POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\nRIFF");
+  const auto t1 = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (int i = 0; i < 20 && !closed; ++i) {
+    trickle.send_all("x");
+    closed = trickle.answered_within(0.5);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(seconds_since(t1), 6.0);
+  EXPECT_GE(metric(*server, "coughkit_http_request_read_timeouts_total{phase=\"body\"}"), 1);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
 TEST_F(Server, EightClientsTimesFiftyRequestsMatchTheCli) {
   const std::vector<std::string> clips = {"wav_s16_11k_stereo_cough_2s.wav", "m4a_aac_16k_mono_2s.m4a",
                                           "mp3_48k_stereo_2s.mp3", "webm_opus_48k_stereo_2s.webm"};
@@ -496,7 +615,7 @@ TEST_F(Server, EightClientsTimesFiftyRequestsMatchTheCli) {
 
 TEST(ServerFlags, OverloadAnswers503WithRetryAfter) {
   // One worker, no queue: while one long clip is processed the others are refused.
-  auto server = start("overload", {"--workers", "1", "--queue-limit", "0", "--http-threads", "8"});
+  auto server = start("overload", {"--workers", "1", "--queue-limit", "0"});
   const std::string body = audio_bytes("mp3_22k_mono_long_60s.mp3");
   std::vector<std::future<std::pair<int, std::string>>> results;
   for (int i = 0; i < 6; ++i)
@@ -690,12 +809,13 @@ TEST(ServerFlags, BadModelExits3AndBadFlagsExit2) {
   auto r = testing::run_cli("serve --model " + testing::quoted(model_path()) + " --port 70000");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--port"), std::string::npos) << r.output;
-  r = testing::run_cli("serve --model " + testing::quoted(model_path()) + " --workers 2 --http-threads 2");
+  r = testing::run_cli("serve --model " + testing::quoted(model_path()) + " --max-connections 8 --max-connections-per-client 9");
   EXPECT_EQ(r.exit_code, 2) << r.output;
-  EXPECT_NE(r.output.find("--http-threads"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--max-connections-per-client"), std::string::npos) << r.output;
   r = testing::run_cli("serve --help");
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag : {"--max-upload-mb", "--max-audio-seconds", "--queue-limit", "--save-uploads", "--cors-origin",
+                           "--max-connections", "--max-connections-per-client", "--header-timeout", "--min-upload-rate",
                            "COUGHKIT_PORT"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }

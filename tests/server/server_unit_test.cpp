@@ -24,7 +24,10 @@ TEST(ServerConfig, DefaultsAreTheDocumentedOnes) {
   EXPECT_TRUE(c.save_uploads_dir.empty());  // uploads are not kept unless asked
   EXPECT_TRUE(c.cors_origin.empty());       // no CORS unless asked
   EXPECT_GE(c.resolved_workers(), 1);
-  EXPECT_EQ(c.resolved_http_threads(), c.resolved_workers() + c.queue_limit + 4);
+  EXPECT_EQ(c.max_connections, 256);
+  EXPECT_EQ(c.max_connections_per_client, 32);
+  EXPECT_DOUBLE_EQ(c.header_timeout_s, 10.0);
+  EXPECT_DOUBLE_EQ(c.min_upload_kib_per_s, 16.0);
   const auto text = c.ToString();
   for (const char* field : {"host=127.0.0.1", "port=8080", "max_batch=8", "save_uploads_dir=off", "cors_origin=off"})
     EXPECT_NE(text.find(field), std::string::npos) << field << " in " << text;
@@ -47,9 +50,14 @@ TEST(ServerConfig, ValidateNamesTheFlag) {
   c.max_batch = 0;
   expect_error(c, "--max-batch");
   c = {};
-  c.workers = 4;
-  c.http_threads = 4;
-  expect_error(c, "--http-threads");
+  c.max_connections_per_client = c.max_connections + 1;
+  expect_error(c, "--max-connections-per-client");
+  c = {};
+  c.max_connections = 5000;
+  expect_error(c, "--max-connections");
+  c = {};
+  c.header_timeout_s = 0;
+  expect_error(c, "--header-timeout");
   c = {};
   c.max_audio_seconds = 0;
   expect_error(c, "--max-audio-seconds");
