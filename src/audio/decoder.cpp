@@ -24,4 +24,10 @@ DecodedAudio decode_memory(std::span<const std::uint8_t> bytes, const std::strin
   return backend().decode_memory(bytes, name, limits);
 }
 
+std::unique_ptr<AudioStream> open_audio_stream(const std::string& path) { return backend().open_stream_file(path); }
+
+std::unique_ptr<AudioStream> open_audio_stream(std::span<const std::uint8_t> bytes, const std::string& name) {
+  return backend().open_stream_memory(bytes, name);
+}
+
 }  // namespace coughkit::audio

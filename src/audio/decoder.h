@@ -5,6 +5,7 @@
 //
 // Thread safety: the functions are reentrant; each call owns its FFmpeg contexts.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,5 +41,30 @@ DecodedAudio decode_file(const std::string& path, const DecodeLimits& limits = {
 // Decodes an in-memory file (e.g. an HTTP upload). `name` is used in error messages only.
 DecodedAudio decode_memory(std::span<const std::uint8_t> bytes, const std::string& name,
                            const DecodeLimits& limits = {});
+
+// A recording decoded block by block, for recordings of any length (`coughkit monitor`):
+// memory is the blocks the caller asks for, never the whole file. Samples are scaled as in
+// DecodedAudio; damage is handled as decode_file handles it.
+class AudioStream {
+ public:
+  virtual ~AudioStream() = default;
+  // Of the decoded audio (known from the first decoded frame, on opening).
+  virtual int sample_rate() const = 0;
+  virtual int channels() const = 0;
+  virtual std::string codec() const = 0;
+  // The container's own duration in seconds, 0 when it gives none (for progress only).
+  virtual double duration_hint_s() const = 0;
+  // The container's creation_time tag (ISO 8601, e.g. "2026-12-01T22:30:00.000000Z"), or "".
+  virtual std::string creation_time() const = 0;
+  // Appends the next frames, at most `max_frames`, to `planes` (resized to one vector per
+  // channel). Returns the number appended: fewer than max_frames only at the end, 0 once it
+  // is reached. Throws InputError for NaN/Inf samples or a mid-stream format change.
+  virtual std::size_t read(std::vector<std::vector<float>>& planes, std::size_t max_frames) = 0;
+};
+
+// Throws InputError naming the file when it cannot be opened or holds no decodable audio.
+std::unique_ptr<AudioStream> open_audio_stream(const std::string& path);
+// The same over bytes in memory, which must outlive the stream.
+std::unique_ptr<AudioStream> open_audio_stream(std::span<const std::uint8_t> bytes, const std::string& name);
 
 }  // namespace coughkit::audio

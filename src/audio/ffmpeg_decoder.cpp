@@ -246,47 +246,76 @@ void append_frame(const AVFrame& frame, int channels, const std::string& name,
 
 // --- the decoder -----------------------------------------------------------------------
 
+// Demuxes and decodes one audio stream, a packet at a time. Two ways to use it: run()
+// decodes everything into one DecodedAudio (decode_file/decode_memory, with their caps);
+// step() appends whatever one packet gives to the caller's planes (the stream of
+// open_audio_stream, no length cap: memory is the caller's block).
 class Decoder {
  public:
-  Decoder(const std::string& name, const DecodeLimits& limits) : name_(name), limits_(limits) {}
+  Decoder(std::string name, DecodeLimits limits) : name_(std::move(name)), limits_(limits) {}
 
   DecodedAudio run(ByteSource& source) {
     open(source);
-    PacketPtr packet(av_packet_alloc());
-    frame_.reset(av_frame_alloc());
-    if (!packet || !frame_) fail(name_, "out of memory");
-
-    // Policy for damage: a packet the decoder rejects is skipped (decoders resync on the
-    // next one); a demuxer error ends the stream as if it were truncated there. Whatever
-    // decoded before is kept; only when nothing decoded at all is the input an error.
-    for (;;) {
-      const int r = av_read_frame(format_.get(), packet.get());
-      if (r == AVERROR_EOF) break;
-      if (r == AVERROR(ENOMEM)) fail(name_, "out of memory while reading");
-      if (r < 0) {
-        note_error("read failed", r);
-        break;
-      }
-      if (packet->stream_index == stream_index_) {
-        const int s = avcodec_send_packet(codec_.get(), packet.get());
-        if (s < 0)
-          note_error("damaged packet", s);
-        else
-          drain();
-      }
-      av_packet_unref(packet.get());
+    while (step(out_.planes)) {
     }
-    if (avcodec_send_packet(codec_.get(), nullptr) == 0) drain();  // flush delayed frames
-
-    if (out_.frames() == 0) {
-      fail(name_, last_error_.empty() ? std::string("contains no audio samples")
-                                      : "no audio could be decoded (" + last_error_ + ")");
-    }
+    if (total_frames_ == 0) fail_no_audio();
     return std::move(out_);
   }
 
- private:
   void open(ByteSource& source) {
+    open_format(source);
+    packet_.reset(av_packet_alloc());
+    frame_.reset(av_frame_alloc());
+    if (!packet_ || !frame_) fail(name_, "out of memory");
+  }
+
+  // Reads one packet and appends the frames it decodes to `planes` (sized to the channel
+  // count on the first frame). False once the stream has ended (after the decoder's delayed
+  // frames are flushed). Policy for damage: a packet the decoder rejects is skipped
+  // (decoders resync on the next one); a demuxer error ends the stream as if it were
+  // truncated there. Whatever decoded before is kept.
+  bool step(std::vector<std::vector<float>>& planes) {
+    if (ended_) return false;
+    const int r = av_read_frame(format_.get(), packet_.get());
+    if (r == AVERROR(ENOMEM)) fail(name_, "out of memory while reading");
+    if (r < 0) {
+      if (r != AVERROR_EOF) note_error("read failed", r);
+      if (avcodec_send_packet(codec_.get(), nullptr) == 0) drain(planes);  // flush delayed frames
+      ended_ = true;
+      return false;
+    }
+    if (packet_->stream_index == stream_index_) {
+      const int s = avcodec_send_packet(codec_.get(), packet_.get());
+      if (s < 0)
+        note_error("damaged packet", s);
+      else
+        drain(planes);
+    }
+    av_packet_unref(packet_.get());
+    return true;
+  }
+
+  [[noreturn]] void fail_no_audio() const {
+    fail(name_, last_error_.empty() ? std::string("contains no audio samples")
+                                    : "no audio could be decoded (" + last_error_ + ")");
+  }
+
+  const DecodedAudio& info() const { return out_; }  // rate, channels, codec (planes unused when streaming)
+  std::uint64_t total_frames() const { return total_frames_; }
+  // The container's duration in seconds (0 when it does not say), and its creation_time tag.
+  double duration_hint_s() const {
+    return format_ && format_->duration > 0 ? static_cast<double>(format_->duration) / AV_TIME_BASE : 0.0;
+  }
+  std::string creation_time() const {
+    const AVDictionaryEntry* e = format_ ? av_dict_get(format_->metadata, "creation_time", nullptr, 0) : nullptr;
+    if (!e && format_ && stream_index_ >= 0)
+      e = av_dict_get(format_->streams[stream_index_]->metadata, "creation_time", nullptr, 0);
+    return e && e->value ? e->value : "";
+  }
+  void set_length_capped(bool capped) { capped_ = capped; }
+
+ private:
+  void open_format(ByteSource& source) {
     auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
     if (!buffer) fail(name_, "out of memory");
     io_.reset(avio_alloc_context(buffer, kIoBufferSize, 0, &source, read_callback, nullptr,
@@ -362,7 +391,7 @@ class Decoder {
   }
 
   // Receives every frame the decoder has ready.
-  void drain() {
+  void drain(std::vector<std::vector<float>>& planes) {
     for (;;) {
       const int r = avcodec_receive_frame(codec_.get(), frame_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
@@ -370,19 +399,18 @@ class Decoder {
         note_error("decode failed", r);
         return;
       }
-      store(*frame_);
+      store(*frame_, planes);
       av_frame_unref(frame_.get());
     }
   }
 
-  void store(const AVFrame& frame) {
+  void store(const AVFrame& frame, std::vector<std::vector<float>>& planes) {
     const int channels = frame.ch_layout.nb_channels;
-    if (out_.planes.empty()) {
+    if (out_.sample_rate == 0) {
       check_rate(frame.sample_rate);
       if (channels <= 0) fail(name_, "audio stream has zero channels");
       out_.sample_rate = frame.sample_rate;
       out_.channels = channels;
-      out_.planes.resize(static_cast<std::size_t>(channels));
       // The frame cap is fixed once the rate and channel count are known: the caller's
       // limit, or the hard guard when that is smaller.
       const auto rate = static_cast<double>(frame.sample_rate);
@@ -396,28 +424,75 @@ class Decoder {
     } else if (frame.sample_rate != out_.sample_rate || channels != out_.channels) {
       fail(name_, "sample rate or channel count changes mid-stream");
     }
+    if (planes.size() != static_cast<std::size_t>(channels)) planes.resize(static_cast<std::size_t>(channels));
     // Checked before appending, so an over-long input never allocates past the cap.
-    if (out_.frames() + static_cast<std::uint64_t>(frame.nb_samples) > max_frames_) {
+    if (capped_ && total_frames_ + static_cast<std::uint64_t>(frame.nb_samples) > max_frames_) {
       if (max_frames_ < hard_max_frames_)
         throw LimitError(name_ + ": audio is longer than the limit of " + seconds_text(limits_.max_duration_s));
       throw LimitError(name_ + ": audio is too long (more than 4 hours or 2^31 samples)");
     }
-    append_frame(frame, channels, name_, out_.planes);
+    append_frame(frame, channels, name_, planes);
+    total_frames_ += static_cast<std::uint64_t>(frame.nb_samples);
   }
 
-  const std::string& name_;
-  const DecodeLimits& limits_;
+  const std::string name_;
+  const DecodeLimits limits_;
   // Declaration order is destruction order in reverse: the format context must close
   // before the AVIOContext it reads from is freed.
   IoPtr io_;
   FormatPtr format_;
   CodecPtr codec_;
+  PacketPtr packet_;
   FramePtr frame_;
   int stream_index_ = -1;
+  bool ended_ = false;
+  bool capped_ = true;
+  std::uint64_t total_frames_ = 0;
   std::uint64_t max_frames_ = 0;
   std::uint64_t hard_max_frames_ = 0;
   std::string last_error_;
   DecodedAudio out_;
+};
+
+// open_audio_stream: the decoder over a source it owns, handing out blocks of frames.
+class FfmpegStream final : public AudioStream {
+ public:
+  FfmpegStream(std::unique_ptr<ByteSource> source, const std::string& name)
+      : source_(std::move(source)), decoder_(name, {}) {
+    decoder_.set_length_capped(false);  // a stream's memory is one block, whatever its length
+    decoder_.open(*source_);
+    // Decode up to the first frame, so the rate and channel count are the decoded ones.
+    while (decoder_.total_frames() == 0 && decoder_.step(pending_)) {
+    }
+    if (decoder_.total_frames() == 0) decoder_.fail_no_audio();
+  }
+
+  int sample_rate() const override { return decoder_.info().sample_rate; }
+  int channels() const override { return decoder_.info().channels; }
+  std::string codec() const override { return decoder_.info().codec; }
+  double duration_hint_s() const override { return decoder_.duration_hint_s(); }
+  std::string creation_time() const override { return decoder_.creation_time(); }
+
+  std::size_t read(std::vector<std::vector<float>>& planes, std::size_t max_frames) override {
+    if (max_frames == 0) return 0;
+    while (pending_frames() < max_frames && decoder_.step(pending_)) {
+    }
+    const std::size_t n = std::min(max_frames, pending_frames());
+    planes.resize(pending_.size());
+    for (std::size_t c = 0; c < pending_.size(); ++c) {
+      auto& from = pending_[c];
+      planes[c].insert(planes[c].end(), from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+      from.erase(from.begin(), from.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    return n;
+  }
+
+ private:
+  std::size_t pending_frames() const { return pending_.empty() ? 0 : pending_.front().size(); }
+
+  std::unique_ptr<ByteSource> source_;  // outlives decoder_ (declared first, destroyed last)
+  Decoder decoder_;
+  std::vector<std::vector<float>> pending_;
 };
 
 void check_limits(const DecodeLimits& limits) {
@@ -425,11 +500,8 @@ void check_limits(const DecodeLimits& limits) {
     throw ConfigError("DecodeLimits::max_duration_s must be >= 0 (0 = no limit)");
 }
 
-}  // namespace
-
-DecodedAudio ffmpeg_decode_file(const std::string& path, const DecodeLimits& limits) {
-  check_limits(limits);
-  quiet_ffmpeg_logging();
+// A regular, non-empty file as a byte source.
+std::unique_ptr<ByteSource> open_file_source(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
@@ -440,9 +512,29 @@ DecodedAudio ffmpeg_decode_file(const std::string& path, const DecodeLimits& lim
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) fail(path, "cannot open (" + std::generic_category().message(errno) + ")");
   const std::uintmax_t size = fs::file_size(path, ec);
-  FileSource source(f, ec ? -1 : static_cast<std::int64_t>(size));  // owns f from here
+  auto source = std::make_unique<FileSource>(f, ec ? -1 : static_cast<std::int64_t>(size));  // owns f from here
   if (size == 0) fail(path, "file is empty");
-  return Decoder(path, limits).run(source);
+  return source;
+}
+
+}  // namespace
+
+DecodedAudio ffmpeg_decode_file(const std::string& path, const DecodeLimits& limits) {
+  check_limits(limits);
+  quiet_ffmpeg_logging();
+  const auto source = open_file_source(path);
+  return Decoder(path, limits).run(*source);
+}
+
+std::unique_ptr<AudioStream> ffmpeg_open_stream_file(const std::string& path) {
+  quiet_ffmpeg_logging();
+  return std::make_unique<FfmpegStream>(open_file_source(path), path);
+}
+
+std::unique_ptr<AudioStream> ffmpeg_open_stream_memory(std::span<const std::uint8_t> bytes, const std::string& name) {
+  quiet_ffmpeg_logging();
+  if (bytes.empty()) fail(name, "file is empty");
+  return std::make_unique<FfmpegStream>(std::make_unique<MemorySource>(bytes), name);
 }
 
 DecodedAudio ffmpeg_decode_memory(std::span<const std::uint8_t> bytes, const std::string& name,
@@ -459,6 +551,8 @@ DecodedAudio ffmpeg_decode_memory(std::span<const std::uint8_t> bytes, const std
 extern "C" __attribute__((visibility("default"))) const coughkit::audio::DecoderBackend* coughkit_ffmpeg_decoder_backend() {
   static const coughkit::audio::DecoderBackend backend{coughkit::audio::kDecoderBackendAbi,
                                                        &coughkit::audio::ffmpeg_decode_file,
-                                                       &coughkit::audio::ffmpeg_decode_memory};
+                                                       &coughkit::audio::ffmpeg_decode_memory,
+                                                       &coughkit::audio::ffmpeg_open_stream_file,
+                                                       &coughkit::audio::ffmpeg_open_stream_memory};
   return &backend;
 }

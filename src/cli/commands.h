@@ -33,6 +33,8 @@ using CommandRunner = std::function<int()>;
 
 CommandRunner register_features(CLI::App& app);
 CommandRunner register_detect(CLI::App& app);
+CommandRunner register_monitor(CLI::App& app);
+CommandRunner register_evaluate(CLI::App& app);
 CommandRunner register_bench(CLI::App& app);
 CommandRunner register_export(CLI::App& app);
 CommandRunner register_compare(CLI::App& app);

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
     runners[app.get_subcommands({}).at(before)] = std::move(runner);
   };
   add(register_detect);
+  add(register_monitor);
+  add(register_evaluate);
   add(register_features);
   add(register_bench);
   add(register_export);
