@@ -98,6 +98,20 @@ CommandRunner register_serve(CLI::App& app) {
       ->envname("COUGHKIT_READ_TIMEOUT")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  cmd->add_option("--max-jobs", c.max_jobs,
+                  "Monitor jobs (POST /v1/monitor) that may exist at once, queued, running or with results kept; "
+                  "more get 503")
+      ->envname("COUGHKIT_MAX_JOBS")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  cmd->add_option("--job-ttl", c.job_ttl_s, "Seconds a finished job's result is kept")
+      ->envname("COUGHKIT_JOB_TTL")
+      ->check(CLI::Range(1.0, 2592000.0))
+      ->capture_default_str();
+  cmd->add_option("--max-job-audio-hours", c.max_job_audio_hours, "Longest decoded recording of one job")
+      ->envname("COUGHKIT_MAX_JOB_AUDIO_HOURS")
+      ->check(CLI::Range(0.001, 720.0))
+      ->capture_default_str();
   cmd->add_option("--threshold", c.detector.threshold,
                   "Decision threshold when a request gives none, on every route (default: the model's own, else 0.61)")
       ->envname("COUGHKIT_THRESHOLD")

@@ -82,7 +82,17 @@ void Metrics::count_request_read_timeout(const std::string& phase) {
   ++read_timeouts_[phase];
 }
 
-std::string Metrics::render(std::size_t queue_depth) const {
+void Metrics::count_monitor_job(const std::string& result) {
+  std::lock_guard lock(mutex_);
+  ++monitor_jobs_[result];
+}
+
+void Metrics::observe_monitor_audio(double seconds) {
+  std::lock_guard lock(mutex_);
+  monitor_audio_seconds_ += seconds;
+}
+
+std::string Metrics::render(std::size_t queue_depth, const std::map<std::string, int>& jobs) const {
   std::lock_guard lock(mutex_);
   std::string out;
   header(out, "coughkit_http_requests_total", "counter", "HTTP requests answered, by route, method and status code.");
@@ -133,6 +143,19 @@ std::string Metrics::render(std::size_t queue_depth) const {
   inference_seconds_.render(out, "coughkit_inference_duration_seconds", "");
   header(out, "coughkit_inference_queue_depth", "gauge", "Preprocessed bags waiting for the model.");
   out += fmt::format("coughkit_inference_queue_depth {}\n", queue_depth);
+  header(out, "coughkit_monitor_jobs", "gauge", "Monitor jobs that exist now (POST /v1/monitor), by state.");
+  for (const char* state : {"queued", "running", "done", "failed"}) {
+    const auto it = jobs.find(state);
+    out += fmt::format("coughkit_monitor_jobs{{state=\"{}\"}} {}\n", state, it == jobs.end() ? 0 : it->second);
+  }
+  header(out, "coughkit_monitor_jobs_ended_total", "counter", "Monitor jobs that ended, by how (done, failed, cancelled).");
+  for (const char* result : {"done", "failed", "cancelled"}) {
+    const auto it = monitor_jobs_.find(result);
+    out += fmt::format("coughkit_monitor_jobs_ended_total{{result=\"{}\"}} {}\n", result,
+                       it == monitor_jobs_.end() ? 0 : it->second);
+  }
+  header(out, "coughkit_monitor_audio_seconds_total", "counter", "Seconds of audio decoded by monitor jobs.");
+  out += fmt::format("coughkit_monitor_audio_seconds_total {}\n", number(monitor_audio_seconds_));
   header(out, "coughkit_model_loaded", "gauge", "1 once the model is loaded and requests are served.");
   out += fmt::format("coughkit_model_loaded {}\n", model_loaded_ ? 1 : 0);
   header(out, "coughkit_model_load_seconds", "gauge", "Time the model took to load.");

@@ -45,9 +45,13 @@ class Metrics {
   void add_open_connections(int delta) { open_connections_ += delta; }
   void count_connection_refused(const std::string& reason);    // "server_full", "per_client_limit"
   void count_request_read_timeout(const std::string& phase);   // "headers", "body"
+  // Monitor jobs (server/monitor_jobs.h): one per ended job, by how it ended; audio decoded.
+  void count_monitor_job(const std::string& result);  // "done", "failed", "cancelled"
+  void observe_monitor_audio(double seconds);
 
-  // The text exposition; `queue_depth` is sampled by the caller.
-  std::string render(std::size_t queue_depth) const;
+  // The text exposition; `queue_depth` and the jobs by state ("queued", ...) are sampled by
+  // the caller.
+  std::string render(std::size_t queue_depth, const std::map<std::string, int>& jobs = {}) const;
 
  private:
   mutable std::mutex mutex_;
@@ -58,7 +62,8 @@ class Metrics {
   std::uint64_t clips_ = 0, segments_ = 0, batches_ = 0, batched_bags_ = 0;
   Histogram batch_size_, inference_seconds_;
   std::atomic<int> in_flight_{0}, open_connections_{0};
-  std::map<std::string, std::uint64_t> connections_refused_, read_timeouts_;
+  std::map<std::string, std::uint64_t> connections_refused_, read_timeouts_, monitor_jobs_;
+  double monitor_audio_seconds_ = 0.0;
   double model_load_seconds_ = 0.0;
   bool model_loaded_ = false;
 };

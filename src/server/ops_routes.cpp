@@ -23,6 +23,11 @@ Response handle_index(Service&, const Request& request) {
                     {"POST /api/analyze-tb", "501: no tuberculosis model is available"},
                     {"POST /v1/detect", "raw or multipart audio (+ ?threshold=): the `coughkit detect --json` object"},
                     {"GET /v1/model", "model, metadata and preprocessing"},
+                    {"POST /v1/monitor", "a long recording (raw or multipart; ?threshold, window_seconds, hop_seconds, "
+                                         "start_time, night, bout_gap): 202 and a job id"},
+                    {"GET /v1/jobs/{id}", "a monitor job: state, progress, and when done its report"},
+                    {"GET /v1/jobs/{id}/timeline.svg", "a finished job's timeline"},
+                    {"DELETE /v1/jobs/{id}", "cancel a job (or drop its result)"},
                     {"GET /health", "readiness: 200 when the model is loaded, else 503 (also /health/ready)"},
                     {"GET /health/live", "liveness: 200 while the process serves"},
                     {"GET /metrics", "Prometheus metrics"},
@@ -58,7 +63,7 @@ Response handle_liveness(Service& service, const Request&) {
 Response handle_metrics(Service& service, const Request&) {
   Response r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = service.metrics().render(service.queue_depth());
+  r.body = service.metrics().render(service.queue_depth(), service.job_counts());
   return r;
 }
 

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <exception>
 #include <string_view>
 
@@ -18,6 +19,7 @@ struct Route {
   HandlerFn handler;
   bool legacy_errors;  // {"error": "message"} instead of the envelope
   bool needs_model;    // 503 until the model is loaded
+  bool prefix = false; // `path` names a family ("/v1/jobs/" + id); the handler reads the rest
 };
 
 const Route kRoutes[] = {
@@ -30,6 +32,9 @@ const Route kRoutes[] = {
     {"POST", "/api/analyze-tb", handle_analyze_tb, true, true},
     {"POST", "/v1/detect", handle_v1_detect, false, true},
     {"GET", "/v1/model", handle_v1_model, false, true},
+    {"POST", "/v1/monitor", handle_v1_monitor, false, true},
+    {"GET", "/v1/jobs/", handle_job_get, false, true, true},
+    {"DELETE", "/v1/jobs/", handle_job_delete, false, true, true},
 };
 
 // The one place where an error's kind (common/error.h) becomes an HTTP status.
@@ -79,7 +84,8 @@ Response dispatch(Service& service, const Request& request) {
   const Route* match = nullptr;
   std::string allowed;
   for (const auto& r : kRoutes) {
-    if (request.path != r.path) continue;
+    if (r.prefix ? !(request.path.starts_with(r.path) && request.path.size() > std::strlen(r.path)) : request.path != r.path)
+      continue;
     allowed += allowed.empty() ? r.method : std::string(", ") + r.method;
     if (request.method == r.method || (head && std::string_view(r.method) == "GET")) match = &r;
   }
@@ -138,7 +144,7 @@ Response route(Service& service, const Request& request) {
 
 std::string route_label(const std::string& path) {
   for (const auto& r : kRoutes)
-    if (path == r.path) return r.path;
+    if (r.prefix ? path.starts_with(r.path) : path == r.path) return r.prefix ? std::string(r.path) + "{id}" : r.path;
   return "other";
 }
 

@@ -40,6 +40,11 @@ void ServerConfig::Validate() const {
     throw ConfigError(fmt::format("--request-timeout must be > 0, got {}", request_timeout_s));
   if (read_timeout_s < 1 || read_timeout_s > 3600)
     throw ConfigError(fmt::format("--read-timeout must be in [1, 3600] s, got {}", read_timeout_s));
+  if (max_jobs < 0 || max_jobs > 1000) throw ConfigError(fmt::format("--max-jobs must be in [0, 1000], got {}", max_jobs));
+  if (!(job_ttl_s >= 1 && job_ttl_s <= 30 * 86400.0))
+    throw ConfigError(fmt::format("--job-ttl must be in [1, 2592000] s, got {}", job_ttl_s));
+  if (!(max_job_audio_hours > 0 && max_job_audio_hours <= 720))
+    throw ConfigError(fmt::format("--max-job-audio-hours must be in (0, 720], got {}", max_job_audio_hours));
   if (keep_alive_max < 1) throw ConfigError(fmt::format("--keep-alive-max must be >= 1, got {}", keep_alive_max));
   if (cors_origin.find_first_of("\r\n") != std::string::npos) throw ConfigError("--cors-origin holds a line break");
 }
@@ -48,11 +53,12 @@ std::string ServerConfig::ToString() const {
   return fmt::format(
       "ServerConfig(host={}, port={}, workers={}, queue_limit={}, max_batch={}, max_connections={}, "
       "max_connections_per_client={}, max_upload_bytes={}, max_audio_seconds={}, request_timeout_s={}, "
-      "header_timeout_s={}, min_upload_kib_per_s={}, read_timeout_s={}, keep_alive_max={}, save_uploads_dir={}, "
+      "header_timeout_s={}, min_upload_kib_per_s={}, read_timeout_s={}, keep_alive_max={}, max_jobs={}, job_ttl_s={}, "
+      "max_job_audio_hours={}, save_uploads_dir={}, "
       "cors_origin={}, {})",
       host, port, resolved_workers(), queue_limit, max_batch, max_connections, max_connections_per_client,
       max_upload_bytes, max_audio_seconds, request_timeout_s, header_timeout_s, min_upload_kib_per_s, read_timeout_s,
-      keep_alive_max, save_uploads_dir.empty() ? "off" : save_uploads_dir,
+      keep_alive_max, max_jobs, job_ttl_s, max_job_audio_hours, save_uploads_dir.empty() ? "off" : save_uploads_dir,
       cors_origin.empty() ? "off" : cors_origin, detector.ToString());
 }
 

@@ -34,6 +34,11 @@ struct ServerConfig {
   int read_timeout_s = 5;                             // one socket read/write
   int keep_alive_max = 100;                           // requests per connection
 
+  // Monitor jobs (POST /v1/monitor, server/monitor_jobs.h).
+  int max_jobs = 8;                  // jobs that exist at once (queued, running, or results kept)
+  double job_ttl_s = 3600.0;         // how long a finished job's result is kept
+  double max_job_audio_hours = 24.0; // decoded duration of one job's upload
+
   std::string save_uploads_dir;  // empty = uploads are never written to disk
   std::string cors_origin;       // empty = no CORS headers
 

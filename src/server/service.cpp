@@ -54,6 +54,11 @@ void Service::set_detector(std::unique_ptr<detection::Detector> detector, double
   // Every admitted request can be queued at once, so try_submit only fails when stopping.
   scheduler_ = std::make_unique<InferenceScheduler>(*detector_, static_cast<std::size_t>(admit_limit_),
                                                     static_cast<std::size_t>(config_.max_batch), &metrics_);
+  jobs_ = std::make_unique<MonitorJobs>(*detector_,
+                                        MonitorJobOptions{.max_jobs = config_.max_jobs,
+                                                          .ttl_s = config_.job_ttl_s,
+                                                          .max_audio_s = config_.max_job_audio_hours * 3600.0},
+                                        &metrics_);
   metrics_.set_model_loaded(load_seconds);
   ready_.store(true, std::memory_order_release);
 }
@@ -68,7 +73,15 @@ bool Service::wait_idle(std::chrono::milliseconds timeout) const {
 }
 
 void Service::stop_inference() {
+  if (jobs_) jobs_->stop();
   if (scheduler_) scheduler_->stop();
+}
+
+std::map<std::string, int> Service::job_counts() {
+  std::map<std::string, int> out;
+  if (!ready()) return out;
+  for (const auto& [state, n] : jobs_->counts()) out[job_state_name(state)] = n;
+  return out;
 }
 
 void Service::save_upload(std::string_view bytes, const std::string& name, const std::string& request_id) const {

@@ -21,6 +21,7 @@
 #include "server/http_types.h"
 #include "server/inference_scheduler.h"
 #include "server/metrics.h"
+#include "server/monitor_jobs.h"
 #include "server/server_config.h"
 
 namespace coughkit::server {
@@ -44,6 +45,9 @@ class Service {
 
   // Only after ready().
   const detection::Detector& detector() const { return *detector_; }
+  MonitorJobs& jobs() { return *jobs_; }
+  // Jobs by state name, for /metrics (empty before ready()).
+  std::map<std::string, int> job_counts();
   std::size_t queue_depth() const { return scheduler_ ? scheduler_->depth() : 0; }
 
   // The whole detection of one upload. `name` is the client's file name (or "upload").
@@ -64,6 +68,7 @@ class Service {
   Metrics metrics_;
   std::unique_ptr<detection::Detector> detector_;
   std::unique_ptr<InferenceScheduler> scheduler_;
+  std::unique_ptr<MonitorJobs> jobs_;
   std::atomic<bool> ready_{false}, draining_{false};
   std::atomic<int> admitted_{0};       // detections in progress (waiting, preprocessing or queued)
   const int admit_limit_;              // workers + queue_limit

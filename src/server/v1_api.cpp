@@ -23,10 +23,9 @@ bool raw_audio_type(const std::string& type) {
 
 }  // namespace
 
-Response handle_v1_detect(Service& service, const Request& request) {
-  const auto threshold = parse_threshold(request.query_param("threshold"));
+const std::string& uploaded_audio(const Request& request, std::string& name) {
   const std::string type = request.content_type();
-  std::string name = "upload";
+  name = "upload";
   const std::string* bytes = nullptr;
   if (type == "multipart/form-data") {
     const UploadedPart* part = request.part("audio");
@@ -42,7 +41,14 @@ Response handle_v1_detect(Service& service, const Request& request) {
                                 "application/octet-stream) or as multipart/form-data part `audio`",
                                 type)};
   }
-  const auto d = service.detect(*bytes, name, threshold, request.request_id);
+  return *bytes;
+}
+
+Response handle_v1_detect(Service& service, const Request& request) {
+  const auto threshold = parse_threshold(request.query_param("threshold"));
+  std::string name;
+  const std::string& bytes = uploaded_audio(request, name);
+  const auto d = service.detect(bytes, name, threshold, request.request_id);
   Response r;
   r.body = detection::to_json_line(d);
   return r;

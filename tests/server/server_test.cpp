@@ -878,6 +878,89 @@ TEST(ServerFlags, LegacyV1AndCliAgreeOnAWebmNamedWavWithTheModelsThreshold) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+// A long recording as a job: 202 + id, progress, the report equal to `coughkit monitor`'s,
+// the timeline, short requests answered while it runs, cancel, a full job table (503), and
+// results that expire.
+TEST(ServerJobs, LifecycleMatchesTheCliAndShortRequestsAreServedMeanwhile) {
+  auto server = start("jobs", {"--max-jobs", "2", "--job-ttl", "8"});
+  ASSERT_TRUE(server);
+  auto c = server->client(30);
+  const auto clip = ref_audio("mp3_22k_mono_long_60s.mp3");
+  auto res = c.Post("/v1/monitor?threshold=0.5&start_time=2026-12-01T23:59:30", testing::file_contents(clip), "audio/mpeg");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string id = parse(res)["id"];
+  EXPECT_EQ(res->get_header_value("Location"), "/v1/jobs/" + id);
+  // While it runs, a short detection is answered promptly.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto short_res = c.Post("/v1/detect", audio_bytes("wav_s16_11k_stereo_cough_2s.wav"), "audio/wav");
+  ASSERT_TRUE(short_res);
+  EXPECT_EQ(short_res->status, 200);
+  const double short_s = seconds_since(t0);
+  json job;
+  bool saw_running = false;
+  for (int i = 0; i < 600; ++i) {
+    job = parse(c.Get("/v1/jobs/" + id));
+    if (job["state"] == "running") saw_running = true;
+    if (job["state"] == "done" || job["state"] == "failed") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto done_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(job["state"], "done") << job.dump();
+  EXPECT_EQ(job["progress"], 1.0);
+  auto svg = c.Get("/v1/jobs/" + id + "/timeline.svg");
+  ASSERT_TRUE(svg);
+  EXPECT_EQ(svg->status, 200);
+  EXPECT_NE(svg->get_header_value("Content-Type").find("image/svg+xml"), std::string::npos);
+  EXPECT_NE(svg->body.find("class=\"track\""), std::string::npos);
+  std::printf("[jobs] 60-s job done (running seen: %s); a /v1/detect meanwhile took %.2f s\n", saw_running ? "yes" : "no", short_s);
+
+  // The table holds two jobs: this one (done, kept) and one more; a third is refused.
+  res = c.Post("/v1/monitor", testing::file_contents(clip), "audio/mpeg");
+  ASSERT_EQ(res->status, 202);
+  const std::string second = parse(res)["id"];
+  res = c.Post("/v1/monitor", testing::file_contents(clip), "audio/mpeg");
+  expect_envelope(res, 503, "jobs_full");
+  EXPECT_FALSE(res->get_header_value("Retry-After").empty());
+  // Cancel the second; it is gone and its place free.
+  res = c.Delete("/v1/jobs/" + second);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  expect_envelope(c.Get("/v1/jobs/" + second), 404, "job_not_found");
+  expect_envelope(c.Get("/v1/jobs/nonsense"), 404, "job_not_found");
+  expect_envelope(c.Post("/v1/monitor?hop_seconds=5", testing::file_contents(clip), "audio/mpeg"), 400, "invalid_argument");
+  // A failed job says why.
+  res = c.Post("/v1/monitor", std::string("not audio at all"), "audio/wav");
+  ASSERT_EQ(res->status, 202) << res->body;
+  const std::string bad = parse(res)["id"];
+  for (int i = 0; i < 100 && parse(c.Get("/v1/jobs/" + bad))["state"] != "failed"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto failed = parse(c.Get("/v1/jobs/" + bad));
+  EXPECT_EQ(failed["state"], "failed");
+  EXPECT_EQ(failed["error"]["status"], 422);
+
+  // The report equals the command line's on the same file with the same settings.
+  const auto& report = job["report"];
+  const auto cli = testing::run_cli("--log-level warn monitor --json --track --threads 1 --threshold 0.5 --start-time "
+                                    "2026-12-01T23:59:30 --model " + testing::quoted(model_path()) + " " + testing::quoted(clip));
+  ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  const auto want = testing::json_lines(cli.output).at(0);
+  ASSERT_EQ(report["track"]["probabilities"].size(), want["track"]["probabilities"].size());
+  for (std::size_t i = 0; i < want["track"]["probabilities"].size(); ++i)
+    EXPECT_NEAR(report["track"]["probabilities"][i].get<double>(), want["track"]["probabilities"][i].get<double>(), 1e-5);
+  EXPECT_EQ(report["events"].size(), want["events"].size());
+  EXPECT_EQ(report["cough_count"], want["cough_count"]);
+  EXPECT_EQ(report["hourly"][0]["wall_start"], "2026-12-01T23:59:30");
+
+  // The finished job expires after --job-ttl.
+  std::this_thread::sleep_until(done_at + std::chrono::milliseconds(8500));
+  expect_envelope(c.Get("/v1/jobs/" + id), 404, "job_not_found");
+  EXPECT_GE(metric(*server, "coughkit_monitor_jobs_ended_total{result=\"done\"}"), 1);
+  EXPECT_GE(metric(*server, "coughkit_monitor_jobs_ended_total{result=\"failed\"}"), 1);
+  EXPECT_GE(metric(*server, "coughkit_monitor_audio_seconds_total"), 60);
+  EXPECT_EQ(server->stop(), 0) << server->log();
+}
+
 TEST(ServerFlags, PortInUseExits1) {
   auto first = start("port_in_use_first");
   const auto dir = testing::scratch_dir();
