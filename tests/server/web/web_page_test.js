@@ -106,6 +106,23 @@ function check(cond, what) {
     const details = await page.textContent("#details");
     check(details.includes("cough.wav"), "the details name the file");
 
+    // The long-recording view: a job's counts and timeline.
+    const longClip = process.env.LONG_AUDIO;
+    if (longClip) {
+      const jobDone = page.waitForResponse(async (r) => {
+        if (!/\/v1\/jobs\/[^/]+$/.test(r.url())) return false;
+        try { return (await r.json()).state === "done"; } catch (_) { return false; }
+      }, { timeout: 120000 });
+      await page.setInputFiles("#long-file", longClip);
+      const job = await (await jobDone).json();
+      await page.waitForSelector("#long-result:not([hidden])", { timeout: 60000 });
+      const summary = await page.textContent("#long-summary");
+      check(summary.includes(job.report.cough_count + " cough") && summary.includes(job.report.events.length + " event"),
+            "the long-recording summary gives the job's counts: " + summary);
+      await page.waitForFunction(() => document.getElementById("long-plot").naturalWidth > 0);
+      check(true, "the timeline image is shown");
+    }
+
     await page.screenshot({ path: path.join(outDir, "web_page.png"), fullPage: true });
     console.log("screenshot: " + path.join(outDir, "web_page.png"));
     check(external.length === 0, "no request leaves the server (" + external.join(", ") + ")");
