@@ -514,14 +514,27 @@ TEST(ServerSlowClients, HundredsOfSlowConnectionsFromOneHostDoNotTakeTheServiceD
 TEST(ServerSlowClients, FullServerRefusesAtOnceAndSlowBodiesAreCutOff) {
   auto server = start("full", {"--max-connections", "20", "--max-connections-per-client", "4", "--header-timeout", "2"});
   ASSERT_TRUE(server);
-  std::vector<std::unique_ptr<RawConnection>> held;
-  for (int host = 10; host < 15; ++host)
-    for (int i = 0; i < 4; ++i) {
-      const std::string from = "127.0.0." + std::to_string(host);
-      held.push_back(std::make_unique<RawConnection>(server->port(), from.c_str()));
-      held.back()->send_all("GET /health HTTP/1.1\r\n");
-    }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Five hosts hold four connections each. The readiness probe's connection may still count
+  // for a moment after start(), so a held one refused meanwhile is opened again until all 20
+  // are held (each one's 2-s header deadline starts when its first bytes arrive).
+  std::vector<std::unique_ptr<RawConnection>> held(20);
+  const auto hold_from = [&](std::size_t i) {
+    const std::string from = "127.0.0." + std::to_string(10 + i / 4);
+    held[i] = std::make_unique<RawConnection>(server->port(), from.c_str());
+    ASSERT_TRUE(held[i]->connected());
+    held[i]->send_all("GET /health HTTP/1.1\r\n");
+  };
+  for (std::size_t i = 0; i < held.size(); ++i) hold_from(i);
+  for (int round = 0; round < 10; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    int reopened = 0;
+    for (std::size_t i = 0; i < held.size(); ++i)
+      if (held[i]->answered_within(0)) {
+        hold_from(i);
+        ++reopened;
+      }
+    if (reopened == 0) break;
+  }
   const auto t0 = std::chrono::steady_clock::now();
   RawConnection extra(server->port(), "127.0.0.99");
   ASSERT_TRUE(extra.connected());
