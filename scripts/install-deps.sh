@@ -25,6 +25,8 @@ everything=(
   libtorch-dev espeak-ng
   # tests and benchmarks; ONNX's own operator conformance cases; ffmpeg to make test files
   libgtest-dev libgmock-dev googletest libbenchmark-dev libonnx-testdata ffmpeg
+  # style check (scripts/format.sh --check, a CTest test)
+  clang-format
   # HTTP service: browser test of the web page, load benchmark and its Flask/PyTorch peer
   chromium wrk python3-flask
   # reference implementation (parity tests, reference generator)

@@ -22,6 +22,17 @@ struct ConvCase {
   bool bias;
 };
 
+// Readable, stable test names in CTest (the default prints the case's bytes, pointers included).
+std::string ints_text(const std::vector<std::int64_t>& v) {
+  std::string out;
+  for (auto x : v) out += (out.empty() ? "" : "x") + std::to_string(x);
+  return out;
+}
+void PrintTo(const ConvCase& c, std::ostream* os) {
+  *os << "x" << ints_text(c.x) << "_w" << ints_text(c.w) << "_s" << ints_text(c.strides) << "_p" << ints_text(c.pads)
+      << "_d" << ints_text(c.dilations) << "_g" << c.group << (c.bias ? "_bias" : "");
+}
+
 class OpConvTest : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(OpConvTest, MatchesDirectReference) {
@@ -166,6 +177,9 @@ struct MaxPoolCase {
   Shape x;  // conv input; the conv (3x3, pad 1, 16 output channels) keeps H and W
   std::vector<std::int64_t> kernel, strides, pads;
 };
+void PrintTo(const MaxPoolCase& c, std::ostream* os) {
+  *os << "x" << ints_text(c.x) << "_k" << ints_text(c.kernel) << "_s" << ints_text(c.strides) << "_p" << ints_text(c.pads);
+}
 
 class OpMaxPoolBlockedTest : public ::testing::TestWithParam<MaxPoolCase> {};
 
@@ -228,6 +242,10 @@ struct AvgPoolCase {
   bool after_conv;
   std::vector<std::int64_t> kernel, strides, pads;
 };
+void PrintTo(const AvgPoolCase& c, std::ostream* os) {
+  *os << "x" << ints_text(c.x) << (c.after_conv ? "_blocked" : "_plain") << "_k" << ints_text(c.kernel) << "_s"
+      << ints_text(c.strides) << "_p" << ints_text(c.pads);
+}
 
 class OpAveragePoolLayouts : public ::testing::TestWithParam<AvgPoolCase> {};
 
