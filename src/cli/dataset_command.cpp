@@ -1,5 +1,7 @@
 // `coughkit dataset build`: assembles a labelled cough / not-cough corpus from hedgewars-data,
 // espeak-ng and synthetic backgrounds (src/dataset/dataset_builder.h describes it in full).
+// `coughkit dataset long-form`: a long labelled recording from the corpus's test split
+// (src/dataset/long_form.h).
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "cli/progress_bar.h"
 #include "common/error.h"
 #include "dataset/dataset_builder.h"
+#include "dataset/long_form.h"
 
 namespace coughkit::cli {
 namespace {
@@ -30,6 +33,40 @@ std::string own_command_line() {
   return raw;
 }
 
+// Log lines and progress bars for the builders' observer callbacks.
+class ConsoleObserver {
+ public:
+  ConsoleObserver() {
+    observer.log = [this](const std::string& m) {
+      if (bar_) bar_->clear();
+      spdlog::info("{}", m);
+    };
+    observer.stage = [this](const std::string& s, std::size_t n) {
+      bar_.reset();
+      stage_ = s, total_ = n, done_ = 0;
+      bar_ = std::make_unique<ProgressBar>(s, n);
+      if (!bar_->enabled()) spdlog::info("{}: {} items", s, n);
+    };
+    observer.advance = [this](const std::string& item) {
+      ++done_;
+      if (bar_ && bar_->enabled()) {
+        bar_->advance(item);
+      } else if (total_ && (done_ == total_ || done_ * 10 / total_ != (done_ - 1) * 10 / total_)) {
+        spdlog::info("{}: {}/{}", stage_, done_, total_);  // every 10% without a terminal
+      }
+    };
+  }
+  ConsoleObserver(const ConsoleObserver&) = delete;  // the callbacks hold `this`
+  ConsoleObserver& operator=(const ConsoleObserver&) = delete;
+  void finish() { bar_.reset(); }
+  dataset::BuildObserver observer;
+
+ private:
+  std::unique_ptr<ProgressBar> bar_;
+  std::string stage_;
+  std::size_t total_ = 0, done_ = 0;
+};
+
 int run_dataset_build(DatasetArgs& args) {
   auto& o = args.options;
   o.out_dir = args.out;
@@ -37,43 +74,22 @@ int run_dataset_build(DatasetArgs& args) {
   if (!args.hedgewars_deb.empty()) o.hedgewars_deb = args.hedgewars_deb;
   o.command_line = own_command_line();
 
-  std::unique_ptr<ProgressBar> bar;
-  std::string stage;
-  std::size_t total = 0, done = 0;
-  dataset::BuildObserver observer;
-  observer.log = [&](const std::string& m) {
-    if (bar) bar->clear();
-    spdlog::info("{}", m);
-  };
-  observer.stage = [&](const std::string& s, std::size_t n) {
-    bar.reset();
-    stage = s, total = n, done = 0;
-    bar = std::make_unique<ProgressBar>(s, n);
-    if (!bar->enabled()) spdlog::info("{}: {} items", s, n);
-  };
-  observer.advance = [&](const std::string& item) {
-    ++done;
-    if (bar && bar->enabled()) {
-      bar->advance(item);
-    } else if (total && (done == total || done * 10 / total != (done - 1) * 10 / total)) {
-      spdlog::info("{}: {}/{}", stage, done, total);  // every 10% without a terminal
-    }
-  };
-
+  ConsoleObserver console;
+  const dataset::BuildObserver& observer = console.observer;
   const auto start = std::chrono::steady_clock::now();
   dataset::BuildSummary s;
   try {
     s = dataset::build_dataset(o, observer);
   } catch (const InputError& e) {
-    bar.reset();
+    console.finish();
     spdlog::error("{}", e.what());
     return kExitInput;
   } catch (const ConfigError& e) {
-    bar.reset();
+    console.finish();
     spdlog::error("{}", e.what());
     return kExitUsage;
   }
-  bar.reset();
+  console.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   double audio_s = 0;
   for (const auto& sp : s.splits) audio_s += sp.audio_s;
@@ -91,11 +107,104 @@ int run_dataset_build(DatasetArgs& args) {
   return kExitOk;
 }
 
+struct LongFormArgs {
+  std::string out, source_cache, hedgewars_deb;
+  dataset::LongFormOptions options;
+};
+
+int run_long_form(LongFormArgs& args) {
+  auto& o = args.options;
+  o.out_dir = args.out;
+  if (!args.source_cache.empty()) o.source_cache = args.source_cache;
+  if (!args.hedgewars_deb.empty()) o.hedgewars_deb = args.hedgewars_deb;
+  o.command_line = own_command_line();
+  ConsoleObserver console;
+  const auto start = std::chrono::steady_clock::now();
+  dataset::LongFormSummary s;
+  try {
+    s = dataset::build_long_form(o, console.observer);
+  } catch (const InputError& e) {
+    console.finish();
+    spdlog::error("{}", e.what());
+    return kExitInput;
+  } catch (const ConfigError& e) {
+    console.finish();
+    spdlog::error("{}", e.what());
+    return kExitUsage;
+  }
+  console.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  fmt::print("{}: {} (hedgewars-data {}, espeak-ng {}), {:.1f} s\n", s.wav.string(),
+             s.already_complete ? "already complete" : fmt::format("{:.2f} h written", s.hours), s.hedgewars_version,
+             s.espeak_version.empty() ? "unused" : s.espeak_version, seconds);
+  fmt::print("  {} coughs ({} single, {} in {} bouts) from {} cough unit(s) of {} test-split cough source(s)\n", s.coughs,
+             s.single_coughs, s.bout_coughs, s.bouts, s.cough_units, s.cough_sources);
+  fmt::print("  negatives: {} hard (grunts, ow/ouch, laughs, moans), {} voice lines, {} speech clips; {} silence stretches ({:.0f} s)\n",
+             s.hard, s.voices, s.speech, s.silences, s.silence_s);
+  fmt::print("  truth: {}  events: {}  manifest: {}\n", s.truth.string(), s.events.string(), s.manifest.string());
+  return kExitOk;
+}
+
+// Seeds and counts: CLI11 would wrap "-3" around into a huge unsigned value.
+const CLI::Validator kWholeNumber(
+    [](std::string& s) {
+      return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos ? std::string()
+                                                                                     : "must be a whole number >= 0, got " + s;
+    },
+    "", "whole number");
+
+void add_long_form(CLI::App* dataset, const std::shared_ptr<LongFormArgs>& args, CLI::App*& cmd) {
+  cmd = dataset->add_subcommand(
+      "long-form", "Build a long labelled recording from the corpus's test split, with a truth CSV for `coughkit evaluate`");
+  cmd->footer(
+      "A benchmark for `coughkit monitor` (docs/pipeline.md section 11): --hours of 16-kHz mono 16-bit WAV with\n"
+      "coughs singly and in bouts (2-6 coughs, onsets under 3 s apart) among hard negatives (hedgewars grunts,\n"
+      "ow/ouch, laughs, moans), other voice lines and espeak-ng speech runs, over a noise floor whose level\n"
+      "(-70..-35 dBFS) and colour (white/pink/brown, mains hum) drift, with stretches of (digital) silence.\n"
+      "Only the corpus's TEST split is used: the sources `coughkit dataset build --seed S` puts in test.csv, for\n"
+      "S = --corpus-seed (and the same --speech-clips), so a model trained on that corpus's train split has never\n"
+      "heard them. No other package's audio is used. Cough sources are cut into single coughs at their pauses.\n"
+      "Truth: one row per cough; onset/offset = first sample / one past the last sample of the placed cough at\n"
+      "-40 dB or more re its own peak.\n"
+      "This is a subcommand of its own rather than a `build` flag: none of build's scene options apply to it.\n"
+      "Outputs in DIR: long_form_seed<N>.wav (written in 10-s chunks: memory does not grow with --hours);\n"
+      "truth.csv (file,onset_s,offset_s,coughs,bout,source_id,snr_db: what `coughkit evaluate --truth` reads);\n"
+      "events.csv (every placed event and silence stretch); long_form.json (options, counts, sources, SHA-256).\n"
+      "Same options and sources give byte-identical files. Exit codes: 0 ok; 2 usage; 3 input or environment.\n"
+      "Example: coughkit dataset long-form --out data/long --source-cache data/corpus/sources --hours 1 --seed 1\n"
+      "         coughkit monitor --json --out data/long/reports data/long/long_form_seed1.wav > data/long/report.jsonl\n"
+      "         coughkit evaluate --truth data/long/truth.csv data/long/report.jsonl");
+  cmd->add_option("--out", args->out, "Directory to write the set into (created if missing)")->required()->type_name("DIR");
+  auto& o = args->options;
+  cmd->add_option("--hours", o.hours, "Length of the recording in hours (0.01 to 24)")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed for the set's own choices (placement, levels, floor)")
+      ->check(kWholeNumber)
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--corpus-seed", o.corpus_seed, "The corpus's --seed: which sources are in its test split")
+      ->check(kWholeNumber)
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--speech-clips", o.speech_clips, "The corpus's --speech-clips (it decides the speech sources)")
+      ->check(kWholeNumber)
+      ->type_name("N")
+      ->capture_default_str();
+  cmd->add_option("--source-cache", args->source_cache, "Where the corpus's sources are cached (default: DIR/sources)")
+      ->type_name("DIR");
+  cmd->add_option("--hedgewars-deb", args->hedgewars_deb, "Use this hedgewars-data .deb instead of `apt-get download` (offline)")
+      ->check(CLI::ExistingFile.description(""))
+      ->type_name("FILE");
+  cmd->add_option("--jobs", o.jobs, "Parallel workers for loading sources (the output does not depend on it)")
+      ->check(CLI::Range(1u, 4096u))
+      ->type_name("N");
+}
+
 }  // namespace
 
 CommandRunner register_dataset(CLI::App& app) {
   auto args = std::make_shared<DatasetArgs>();
-  auto* dataset = app.add_subcommand("dataset", "Build a labelled training corpus (cough / not cough)");
+  auto* dataset = app.add_subcommand(
+      "dataset", "Build a labelled training corpus (cough / not cough), or a long labelled benchmark recording");
   dataset->require_subcommand(1);
   auto* build = dataset->add_subcommand(
       "build", "Assemble a cough / not-cough corpus from hedgewars-data, espeak-ng speech and synthetic noise; write train/val/test CSVs");
@@ -142,7 +251,11 @@ CommandRunner register_dataset(CLI::App& app) {
   build->add_option("--jobs", o.jobs, "Parallel workers (default: all cores; the output does not depend on it)")
       ->check(CLI::Range(1u, 4096u))
       ->type_name("N");
-  return [args, build] {
+  auto long_args = std::make_shared<LongFormArgs>();
+  CLI::App* long_form = nullptr;
+  add_long_form(dataset, long_args, long_form);
+  return [args, build, long_args, long_form] {
+    if (long_form->parsed()) return run_long_form(*long_args);
     if (!build->parsed()) return int{kExitUsage};
     return run_dataset_build(*args);
   };

@@ -205,6 +205,39 @@ void assign_all_splits(std::vector<SourceClip>& clips, std::uint64_t seed) {
   }
 }
 
+// What decides the sources before any clip is decoded: the unpacked hedgewars-data, and
+// (with speech) espeak-ng and the planned utterances.
+struct SourcePlan {
+  HedgewarsPackage hedgewars;
+  std::optional<EspeakInfo> espeak;
+  std::vector<Utterance> utterances;
+};
+
+fs::path source_cache_of(const BuildOptions& o) { return o.source_cache.empty() ? o.out_dir / "sources" : o.source_cache; }
+
+SourcePlan plan_sources(const BuildOptions& options, const fs::path& cache, Reporter& report) {
+  SourcePlan plan;
+  plan.hedgewars = obtain_hedgewars(cache, options.hedgewars_deb, [&](const std::string& m) { report.log(m); });
+  if (options.speech_clips > 0) {
+    plan.espeak = find_espeak();
+    const TextPools pools = load_text_pools(options.licenses_dir, plan.hedgewars);
+    plan.utterances = plan_utterances(options.speech_clips, options.seed, pools);
+  }
+  return plan;
+}
+
+// Every unique clip decoded (or read back from the clip cache), with its split.
+LoadedSources load_sources(const SourcePlan& plan, const fs::path& cache, unsigned jobs, std::uint64_t seed,
+                           Reporter& report) {
+  LoadedSources loaded;
+  load_hedgewars(plan.hedgewars, cache, jobs, report, loaded);
+  if (plan.espeak) load_speech(plan.utterances, *plan.espeak, cache, jobs, report, loaded);
+  assign_all_splits(loaded.clips, seed);
+  return loaded;
+}
+
+unsigned jobs_of(const BuildOptions& o) { return o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency()); }
+
 std::vector<SceneSpec> plan_scenes(const BuildOptions& o) {
   std::vector<SceneSpec> specs;
   for (Split s : kSplits) {
@@ -315,8 +348,8 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
   options.Validate();
   Reporter report(observer);
   const fs::path out = options.out_dir;
-  const fs::path cache = options.source_cache.empty() ? out / "sources" : options.source_cache;
-  const unsigned jobs = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  const fs::path cache = source_cache_of(options);
+  const unsigned jobs = jobs_of(options);
   try {
     fs::create_directories(out);
     fs::create_directories(cache);
@@ -325,14 +358,10 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
   }
 
   // Sources: obtain (cached), then everything that decides the output goes into the fingerprint.
-  const HedgewarsPackage hedgewars = obtain_hedgewars(cache, options.hedgewars_deb, [&](const std::string& m) { report.log(m); });
-  std::optional<EspeakInfo> espeak;
-  std::vector<Utterance> utterances;
-  if (options.speech_clips > 0) {
-    espeak = find_espeak();
-    const TextPools pools = load_text_pools(options.licenses_dir, hedgewars);
-    utterances = plan_utterances(options.speech_clips, options.seed, pools);
-  }
+  const SourcePlan source_plan = plan_sources(options, cache, report);
+  const HedgewarsPackage& hedgewars = source_plan.hedgewars;
+  const std::optional<EspeakInfo>& espeak = source_plan.espeak;
+  const std::vector<Utterance>& utterances = source_plan.utterances;
   std::string utterance_keys;
   for (const auto& u : utterances) utterance_keys += u.cache_key(espeak->version);
   const json fingerprint_input = {{"generator", kGeneratorVersion},
@@ -369,11 +398,8 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
   }
   fs::remove(out / "dataset.json");
 
-  LoadedSources loaded;
-  load_hedgewars(hedgewars, cache, jobs, report, loaded);
-  if (espeak) load_speech(utterances, *espeak, cache, jobs, report, loaded);
+  LoadedSources loaded = load_sources(source_plan, cache, jobs, options.seed, report);
   std::vector<SourceClip>& clips = loaded.clips;
-  assign_all_splits(clips, options.seed);
   std::array<SplitPool, 3> pools;
   for (const auto& c : clips) {
     auto& p = pools[static_cast<int>(c.split)];
@@ -496,6 +522,27 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
   write_file_atomic(out / "dataset.json", dataset.dump(2) + "\n");
   fs::remove_all(partial);
   return summary;
+}
+
+CorpusSources load_corpus_sources(const BuildOptions& options, const BuildObserver& observer) {
+  Reporter report(observer);
+  const fs::path cache = source_cache_of(options);
+  try {
+    fs::create_directories(cache);
+  } catch (const fs::filesystem_error& e) {
+    throw InputError(fmt::format("cannot create the source cache: {}", e.what()));
+  }
+  const SourcePlan plan = plan_sources(options, cache, report);
+  LoadedSources loaded = load_sources(plan, cache, jobs_of(options), options.seed, report);
+  CorpusSources out;
+  out.hedgewars_version = plan.hedgewars.version;
+  out.hedgewars_deb_sha256 = plan.hedgewars.deb_sha256;
+  out.espeak_version = plan.espeak ? plan.espeak->version : "";
+  std::string utterance_keys;
+  for (const auto& u : plan.utterances) utterance_keys += u.cache_key(plan.espeak->version);
+  out.utterances_sha256 = sha256_string(utterance_keys);
+  out.clips = std::move(loaded.clips);
+  return out;
 }
 
 }  // namespace coughkit::dataset

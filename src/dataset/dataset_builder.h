@@ -123,4 +123,16 @@ struct BuildSummary {
 // directory) with a message naming the command or file, ConfigError for bad options.
 BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& observer = {});
 
+// The corpus's sources without the scenes: every unique clip, loaded and assigned to its split
+// exactly as build_dataset does for the same source options (source_cache or out_dir/sources,
+// hedgewars_deb, speech_clips, seed, licenses_dir, jobs; the scene counts are not used).
+// Other builders (the long-form set, long_form.h) draw from one split of it, so they reach
+// the same held-out sources as the corpus of that --seed. Throws as build_dataset does.
+struct CorpusSources {
+  std::string hedgewars_version, hedgewars_deb_sha256, espeak_version;
+  std::string utterances_sha256;  // of the planned utterances' cache keys (part of a fingerprint)
+  std::vector<SourceClip> clips;  // coughs, voices, speech; each group sorted by id
+};
+CorpusSources load_corpus_sources(const BuildOptions& options, const BuildObserver& observer = {});
+
 }  // namespace coughkit::dataset

@@ -1,10 +1,13 @@
 #include "dataset/sources.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <map>
 #include <set>
 
@@ -205,6 +208,24 @@ constexpr const char* kVariants[] = {"", "", "", "m1", "m2", "m3", "m4", "m5", "
                                      "f1", "f2", "f3", "f4", "f5", "croak", "klatt", "whisper"};
 constexpr const char* kTipLanguages[] = {"cs", "da", "de", "en", "es", "fi", "fr", "hu", "it", "pl", "ru", "sk", "uk"};
 
+// An exclusive flock on a file in the source cache for as long as it lives. Two builds that
+// share a cache (the corpus and the long-form set, or parallel tests) would otherwise unpack
+// into the same temp directory at once; the second one waits and then finds the package.
+class CacheLock {
+ public:
+  explicit CacheLock(const fs::path& file) : fd_(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+    if (fd_ < 0) throw InputError(fmt::format("{}: cannot create the lock file", file.string()));
+    while (::flock(fd_, LOCK_EX) != 0)
+      if (errno != EINTR) throw InputError(fmt::format("{}: cannot lock it", file.string()));
+  }
+  ~CacheLock() { ::close(fd_); }
+  CacheLock(const CacheLock&) = delete;
+  CacheLock& operator=(const CacheLock&) = delete;
+
+ private:
+  int fd_;
+};
+
 }  // namespace
 
 const char* source_kind_name(SourceKind kind) {
@@ -218,6 +239,7 @@ const char* source_kind_name(SourceKind kind) {
 
 HedgewarsPackage obtain_hedgewars(const fs::path& cache_dir, const std::optional<fs::path>& deb, const LogFn& log) {
   fs::create_directories(cache_dir);
+  const CacheLock lock(cache_dir / (std::string(".") + kHedgewarsPackage + ".lock"));
   const fs::path dir = cache_dir / kHedgewarsPackage;
   if (deb) {
     if (!fs::is_regular_file(*deb)) throw InputError(fmt::format("{}: no such file (--hedgewars-deb)", deb->string()));
