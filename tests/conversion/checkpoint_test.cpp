@@ -98,14 +98,16 @@ TEST(Checkpoint, GoldenCheckpointMatchesTheReferenceOutputsAndItsOnnxTwin) {
     nlohmann::json want = {{"bag_probability", {clip.at("bag_probability")}}, {"bag_logit", {clip.at("bag_logit")}},
                            {"segment_probabilities", clip.at("segment_probabilities")},
                            {"segment_logits", clip.at("segment_logits")}};
-    vs_torch = std::max(vs_torch, testing::max_output_diff(a, want));
+    vs_torch = std::max(vs_torch, testing::max_output_diff(a, want, kRelative));
     nlohmann::json twin = {{"bag_probability", b.bag_probability}, {"bag_logit", b.bag_logit},
                            {"segment_probabilities", b.segment_probabilities}, {"segment_logits", b.segment_logits}};
-    vs_onnx = std::max(vs_onnx, testing::max_output_diff(a, twin));
+    vs_onnx = std::max(vs_onnx, testing::max_output_diff(a, twin, kRelative));
   }
+  // Beyond 1e-5 + 1e-4 |expected|: on AVX-512 oneDNN's kernels sum in another order than
+  // PyTorch's; the largest logits then differ by ~2e-5 (probabilities far less).
   EXPECT_LE(vs_torch, kTolerance);
   EXPECT_LE(vs_onnx, kTolerance);
-  std::printf("golden attnmil_ref.pth: max |diff| vs PyTorch %.3g, vs attnmil_ref_opset14.onnx %.3g\n", vs_torch, vs_onnx);
+  std::printf("golden attnmil_ref.pth: max excess over 1e-4 |expected| vs PyTorch %.3g, vs attnmil_ref_opset14.onnx %.3g\n", vs_torch, vs_onnx);
 }
 
 TEST(Checkpoint, MaliciousPicklesAreRefusedAndNothingRuns) {
