@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "model/op_specs.h"
 
 namespace coughkit::exporter {
 namespace {
@@ -275,8 +276,8 @@ void add_io(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, cons
 }  // namespace
 
 void ExportOptions::Validate() const {
-  if (opset < kMinOpset || opset > kMaxOpset)
-    throw ConfigError(fmt::format("opset must be in [{}, {}], got {}", kMinOpset, kMaxOpset, opset));
+  if (opset < model::kMinOpset || opset > model::kMaxOpset)
+    throw ConfigError(fmt::format("opset must be in [{}, {}], got {}", model::kMinOpset, model::kMaxOpset, opset));
 }
 
 onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options) {
