@@ -9,6 +9,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/sha256.h"
 #include "checkpoint/torch_globals.h"
@@ -166,6 +167,22 @@ std::string keys_of(const Object& d) {
 
 }  // namespace
 
+bool Checkpoint::has_config() const { return !nlohmann::json::parse(config_json).empty(); }
+
+std::optional<double> Checkpoint::config_number(const std::string& key) const {
+  const auto config = nlohmann::json::parse(config_json);
+  const auto it = config.find(key);
+  if (it == config.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+std::optional<std::string> Checkpoint::config_string(const std::string& key) const {
+  const auto config = nlohmann::json::parse(config_json);
+  const auto it = config.find(key);
+  if (it == config.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
 bool is_checkpoint_path(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -217,7 +234,8 @@ Checkpoint read_checkpoint(const std::string& path) {
       c.epoch = std::get<std::int64_t>(*e);
     c.val_auc = number(*root, "val_auc");
     c.val_ap = number(*root, "val_ap");
-    if (const Value* cfg = root->find("config"); cfg && as_object(*cfg, Object::Kind::Dict)) c.config = to_json(*cfg);
+    if (const Value* cfg = root->find("config"); cfg && as_object(*cfg, Object::Kind::Dict))
+      c.config_json = to_json(*cfg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // DataParallel checkpoints prefix every key with "module."; strip it when all have it.

@@ -7,8 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include <onnx/onnx_pb.h>
-
 #include "checkpoint/state_dict.h"
 
 namespace coughkit::exporter {
@@ -20,7 +18,8 @@ struct ExportOptions {
   void Validate() const;  // throws ConfigError; the one check of the opset bounds
 };
 
-// Throws InputError (naming the checkpoint and key) for a missing key or a wrong shape.
-onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options);
+// The serialised ONNX ModelProto (the bytes of a .onnx file). Throws InputError (naming the
+// checkpoint and key) for a missing key or a wrong shape, or when the model cannot be serialised.
+std::string build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options);
 
 }  // namespace coughkit::exporter
