@@ -78,28 +78,28 @@ std::string Unpickler::line() {
   return s;
 }
 
-void Unpickler::push(Value v) {
+void Unpickler::push(PickleValue v) {
   if (stack_.size() >= kMaxStack) fail("stack grows past " + std::to_string(kMaxStack) + " entries");
   stack_.push_back(std::move(v));
 }
 
-Value Unpickler::pop() {
+PickleValue Unpickler::pop() {
   if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("pop from an empty stack");
-  Value v = std::move(stack_.back());
+  PickleValue v = std::move(stack_.back());
   stack_.pop_back();
   return v;
 }
 
-Value& Unpickler::top() {
+PickleValue& Unpickler::top() {
   if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("empty stack");
   return stack_.back();
 }
 
-std::vector<Value> Unpickler::pop_mark() {
+std::vector<PickleValue> Unpickler::pop_mark() {
   if (marks_.empty()) fail("no MARK on the stack");
   const std::size_t m = marks_.back();
   marks_.pop_back();
-  std::vector<Value> items(std::make_move_iterator(stack_.begin() + static_cast<std::ptrdiff_t>(m)),
+  std::vector<PickleValue> items(std::make_move_iterator(stack_.begin() + static_cast<std::ptrdiff_t>(m)),
                            std::make_move_iterator(stack_.end()));
   stack_.resize(m);
   return items;
@@ -115,18 +115,18 @@ void Unpickler::memo_put(std::uint64_t index) {
   memo_set_[index] = true;
 }
 
-Value Unpickler::memo_get(std::uint64_t index) const {
+PickleValue Unpickler::memo_get(std::uint64_t index) const {
   if (index >= memo_.size() || !memo_set_[index]) fail("memo entry " + std::to_string(index) + " is not defined");
   return memo_[index];
 }
 
-Object* Unpickler::container(const Value& v, Object::Kind kind, const char* op) const {
+Object* Unpickler::container(const PickleValue& v, Object::Kind kind, const char* op) const {
   const auto* p = std::get_if<Object*>(&v);
   if (!p || (*p)->kind != kind) fail(std::string(op) + " on a " + type_name(v));
   return *p;
 }
 
-void Unpickler::set_items(Object& dict, std::vector<Value>& kv) {
+void Unpickler::set_items(Object& dict, std::vector<PickleValue>& kv) {
   if (kv.size() % 2) fail("SETITEMS with an odd number of items");
   for (std::size_t i = 0; i < kv.size(); i += 2) {
     // Python semantics: a repeated key replaces the value in place.
@@ -143,7 +143,7 @@ void Unpickler::set_items(Object& dict, std::vector<Value>& kv) {
   }
 }
 
-void Unpickler::build(Value& target, const Value& state) {
+void Unpickler::build(PickleValue& target, const PickleValue& state) {
   // BUILD sets instance state. The only instances here are dicts (OrderedDict keeps its
   // `_metadata` attribute this way); state None is a no-op.
   if (std::holds_alternative<std::monostate>(state)) return;
@@ -158,7 +158,7 @@ void Unpickler::build(Value& target, const Value& state) {
   }
 }
 
-Value Unpickler::load() {
+PickleValue Unpickler::load() {
   stack_.clear();
   marks_.clear();
   memo_.clear();
@@ -173,7 +173,7 @@ Value Unpickler::load() {
           break;
         case FRAME: uint_le(8); break;  // framing is only a read-ahead hint
         case STOP: {
-          Value v = pop();
+          PickleValue v = pop();
           if (!stack_.empty() || !marks_.empty()) fail("STOP with values left on the stack");
           return v;
         }
@@ -252,7 +252,7 @@ Value Unpickler::load() {
           break;
         }
         case APPEND: {
-          Value v = pop();
+          PickleValue v = pop();
           container(top(), Object::Kind::List, "APPEND")->items.push_back(std::move(v));
           break;
         }
@@ -264,7 +264,7 @@ Value Unpickler::load() {
           break;
         }
         case SETITEM: {
-          std::vector<Value> kv(2);
+          std::vector<PickleValue> kv(2);
           kv[1] = pop();
           kv[0] = pop();
           set_items(*container(top(), Object::Kind::Dict, "SETITEM"), kv);
@@ -287,7 +287,7 @@ Value Unpickler::load() {
             module = line();
             name = line();
           } else {
-            Value n = pop(), m = pop();
+            PickleValue n = pop(), m = pop();
             if (!as_string(m) || !as_string(n)) fail("STACK_GLOBAL needs two strings");
             module = *as_string(m);
             name = *as_string(n);
@@ -306,8 +306,8 @@ Value Unpickler::load() {
         }
         case REDUCE:
         case NEWOBJ: {
-          Value args = pop();
-          Value callable = pop();
+          PickleValue args = pop();
+          PickleValue callable = pop();
           const Object* fn = as_object(callable, Object::Kind::Global);
           if (!fn) fail(std::string(op == REDUCE ? "REDUCE" : "NEWOBJ") + " on a " + type_name(callable));
           const Object* tuple = as_object(args, Object::Kind::Tuple);
@@ -320,12 +320,12 @@ Value Unpickler::load() {
           break;
         }
         case BUILD: {
-          Value state = pop();
+          PickleValue state = pop();
           build(top(), state);
           break;
         }
         case BINPERSID: {
-          Value pid = pop();
+          PickleValue pid = pop();
           if (!hooks_.persistent_load) fail("persistent id without a loader");
           try {
             push(hooks_.persistent_load(arena_, pid));
