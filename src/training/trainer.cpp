@@ -390,7 +390,7 @@ int run_training(const TrainOptions& options) {
   const std::string cache_dir = options.cache_dir.empty() ? (out_dir / "cache").string() : options.cache_dir;
   const features::FeatureCache cache(cache_dir, preprocess);
   const features::FeaturePipeline pipeline(preprocess);
-  std::vector<SplitSource> sources{{"train", options.train_csv}, {"val", options.val_csv}};
+  std::vector<BagSplitSource> sources{{"train", options.train_csv}, {"val", options.val_csv}};
   if (!options.test_csv.empty()) sources.push_back({"test", options.test_csv});
 
   LoadedSplits data;
@@ -413,9 +413,9 @@ int run_training(const TrainOptions& options) {
   if (data.skipped.size() > kShownSkips) {
     spdlog::warn("... and {} more skipped rows (all listed in metrics.json)", data.skipped.size() - kShownSkips);
   }
-  const Split& train = data.splits[0];
-  const Split& val = data.splits[1];
-  for (const Split& split : data.splits) {
+  const BagSplit& train = data.splits[0];
+  const BagSplit& val = data.splits[1];
+  for (const BagSplit& split : data.splits) {
     spdlog::info("{}: {} bags ({} cough, {} no cough), {} segments", split.name, split.bags.size(), split.positives(), split.negatives(),
                  split.total_segments());
   }
@@ -585,7 +585,7 @@ int run_training(const TrainOptions& options) {
   // --- The best model on every split: metrics.json, history.csv, plots. ---
   AttnMILResNet best = load_checkpoint_model(best_path.string(), options.dropout);
   json metrics;
-  for (const Split& split : data.splits) {
+  for (const BagSplit& split : data.splits) {
     Evaluation ev;
     {
       ConsoleBar bar(fmt::format("evaluating {}", split.name), (split.bags.size() + static_cast<std::size_t>(options.batch_size) - 1) / static_cast<std::size_t>(options.batch_size),
