@@ -183,87 +183,74 @@ class ConsoleBar {
 
 // JSON has no NaN: undefined metrics become null.
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-double number_or_nan(const json& v) { return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN(); }
 
+// A double that may be undefined: NaN (an AUC on one class) or, for the best score before
+// any epoch, -infinity. JSON has neither, so it is written as null, and null reads back as
+// `kUndefined`. Converts to and from double, so it is used as one.
+template <bool kNegativeInfinity>
+struct MaybeNumber {
+  static constexpr double kUndefined =
+      kNegativeInfinity ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+  double value = kUndefined;
+  MaybeNumber(double v = kUndefined) : value(v) {}  // NOLINT(google-explicit-constructor)
+  operator double() const { return value; }         // NOLINT(google-explicit-constructor)
+};
+using Metric = MaybeNumber<false>;     // undefined = NaN
+using BestScore = MaybeNumber<true>;   // undefined = -infinity
+
+template <bool kNegativeInfinity>
+void to_json(json& j, const MaybeNumber<kNegativeInfinity>& n) {
+  j = number(n.value);
+}
+template <bool kNegativeInfinity>
+void from_json(const json& j, MaybeNumber<kNegativeInfinity>& n) {
+  n.value = j.is_number() ? j.get<double>() : MaybeNumber<kNegativeInfinity>::kUndefined;
+}
+
+// The members are named as train_state.json's fields (the macros below map them by name).
 struct EpochRecord {
   int epoch = 0;
-  double lr = 0, train_loss = 0, val_loss = 0, val_accuracy = 0, val_auc = 0, val_ap = 0, seconds = 0;
+  double lr = 0;
+  Metric train_loss = 0, val_loss = 0, val_accuracy = 0, val_roc_auc = 0, val_average_precision = 0;
+  double seconds = 0;
   bool best = false;
   std::vector<double> step_losses;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EpochRecord, epoch, lr, train_loss, val_loss, val_accuracy, val_roc_auc,
+                                   val_average_precision, seconds, best, step_losses)
 
 // What train_state.json holds: enough to continue after the last finished epoch.
 struct TrainState {
   int epoch = 0;  // last finished epoch (1-based), 0 = none
   bool has_best = false;
   int best_epoch = 0;
-  double best_score = -std::numeric_limits<double>::infinity();
-  double best_auc = std::numeric_limits<double>::quiet_NaN(), best_ap = std::numeric_limits<double>::quiet_NaN();
+  BestScore best_score;
+  Metric best_val_auc, best_val_ap;
   double threshold = kDefaultThreshold;
-  bool threshold_from_data = false;
+  bool threshold_from_validation = false;  // else kDefaultThreshold (F1 undefined on validation)
   int epochs_without_improvement = 0;
   bool stopped_early = false;
   double training_seconds = 0;
   std::uint64_t seed = 0;
   std::vector<EpochRecord> history;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainState, epoch, has_best, best_epoch, best_score, best_val_auc, best_val_ap,
+                                   threshold, threshold_from_validation, epochs_without_improvement, stopped_early,
+                                   training_seconds, seed, history)
 
-json to_json(const TrainState& s) {
-  json history = json::array();
-  for (const auto& r : s.history) {
-    history.push_back({{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", number(r.train_loss)}, {"val_loss", number(r.val_loss)},
-                       {"val_accuracy", number(r.val_accuracy)}, {"val_roc_auc", number(r.val_auc)},
-                       {"val_average_precision", number(r.val_ap)}, {"seconds", r.seconds}, {"best", r.best},
-                       {"step_losses", r.step_losses}});
-  }
-  return {{"format", kStateFormat},
-          {"epoch", s.epoch},
-          {"has_best", s.has_best},
-          {"best_epoch", s.best_epoch},
-          {"best_score", number(s.best_score)},
-          {"best_val_auc", number(s.best_auc)},
-          {"best_val_ap", number(s.best_ap)},
-          {"threshold", s.threshold},
-          {"threshold_from_validation", s.threshold_from_data},
-          {"epochs_without_improvement", s.epochs_without_improvement},
-          {"stopped_early", s.stopped_early},
-          {"training_seconds", s.training_seconds},
-          {"seed", s.seed},
-          {"rng", "each epoch reseeds torch::manual_seed and the std::mt19937_64 of shuffling and augmentation with "
-                  "epoch_seed(seed, epoch), so nothing else needs saving"},
-          {"history", history}};
+// train_state.json: the state, its format and a note on the random generators.
+json state_json(const TrainState& s) {
+  json j = s;
+  j["format"] = kStateFormat;
+  j["rng"] =
+      "each epoch reseeds torch::manual_seed and the std::mt19937_64 of shuffling and augmentation with "
+      "epoch_seed(seed, epoch), so nothing else needs saving";
+  return j;
 }
 
 TrainState state_from_json(const json& j) {
   if (j.value("format", 0) != kStateFormat) throw std::runtime_error("unknown format");
-  TrainState s;
-  s.epoch = j.at("epoch").get<int>();
-  s.has_best = j.at("has_best").get<bool>();
-  s.best_epoch = j.at("best_epoch").get<int>();
-  s.best_score = j.at("best_score").is_number() ? j.at("best_score").get<double>() : -std::numeric_limits<double>::infinity();
-  s.best_auc = number_or_nan(j.at("best_val_auc"));
-  s.best_ap = number_or_nan(j.at("best_val_ap"));
-  s.threshold = j.at("threshold").get<double>();
-  s.threshold_from_data = j.at("threshold_from_validation").get<bool>();
-  s.epochs_without_improvement = j.at("epochs_without_improvement").get<int>();
-  s.stopped_early = j.at("stopped_early").get<bool>();
-  s.training_seconds = j.at("training_seconds").get<double>();
-  s.seed = j.at("seed").get<std::uint64_t>();
-  for (const auto& r : j.at("history")) {
-    EpochRecord e;
-    e.epoch = r.at("epoch").get<int>();
-    e.lr = r.at("lr").get<double>();
-    e.train_loss = number_or_nan(r.at("train_loss"));
-    e.val_loss = number_or_nan(r.at("val_loss"));
-    e.val_accuracy = number_or_nan(r.at("val_accuracy"));
-    e.val_auc = number_or_nan(r.at("val_roc_auc"));
-    e.val_ap = number_or_nan(r.at("val_average_precision"));
-    e.seconds = r.at("seconds").get<double>();
-    e.best = r.at("best").get<bool>();
-    e.step_losses = r.at("step_losses").get<std::vector<double>>();
-    s.history.push_back(std::move(e));
-  }
-  return s;
+  return j.get<TrainState>();
 }
 
 std::string file_name(const std::string& path) { return path.empty() ? "" : fs::path(path).filename().string(); }
@@ -318,7 +305,7 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
           {"pos_weight", pos_weight},
           {"highpass_hz", plain(o.highpass_hz)},
           {"threshold", s.threshold},
-          {"threshold_source", s.threshold_from_data ? "max F1 on validation" : "default (F1 undefined on validation)"},
+          {"threshold_source", s.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)"},
           {"train_csv", file_name(o.train_csv)},
           {"val_csv", file_name(o.val_csv)},
           {"test_csv", file_name(o.test_csv)},
@@ -330,8 +317,9 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
 std::string history_csv(const std::vector<EpochRecord>& history) {
   std::string s = "epoch,lr,train_loss,val_loss,val_accuracy,val_roc_auc,val_average_precision,seconds,best\n";
   for (const auto& r : history) {
-    s += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{}\n", r.epoch, r.lr, r.train_loss, r.val_loss, r.val_accuracy,
-                     r.val_auc, r.val_ap, r.seconds, r.best ? 1 : 0);
+    s += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{}\n", r.epoch, r.lr, r.train_loss.value,
+                     r.val_loss.value, r.val_accuracy.value, r.val_roc_auc.value, r.val_average_precision.value, r.seconds,
+                     r.best ? 1 : 0);
   }
   return s;
 }
@@ -350,7 +338,7 @@ void write_curves(const std::string& dir, const std::vector<EpochRecord>& histor
     epochs.push_back(r.epoch);
     train.push_back(r.train_loss);
     val.push_back(r.val_loss);
-    auc.push_back(r.val_auc);
+    auc.push_back(r.val_roc_auc);
   }
   io::write_file_atomically(fs::path(dir) / "training_curves.svg", training_curves_svg(epochs, train, val, auc));
   io::write_file_atomically(fs::path(dir) / "history.csv", history_csv(history));
@@ -534,8 +522,8 @@ int run_training(const TrainOptions& options) {
     }
     record.val_loss = ev.loss;
     record.val_accuracy = ev.accuracy;
-    record.val_auc = ev.roc_auc;
-    record.val_ap = ev.average_precision;
+    record.val_roc_auc = ev.roc_auc;
+    record.val_average_precision = ev.average_precision;
 
     // Model selection: validation ROC-AUC (the lowest loss when AUC is undefined).
     const double score = val_auc_defined ? ev.roc_auc : -ev.loss;
@@ -545,10 +533,10 @@ int run_training(const TrainOptions& options) {
       state.has_best = true;
       state.best_epoch = epoch;
       state.best_score = score;
-      state.best_auc = ev.roc_auc;
-      state.best_ap = ev.average_precision;
+      state.best_val_auc = ev.roc_auc;
+      state.best_val_ap = ev.average_precision;
       state.threshold = choice.threshold;
-      state.threshold_from_data = choice.from_data;
+      state.threshold_from_validation = choice.from_data;
       state.epochs_without_improvement = 0;
       save_checkpoint(best_path.string(), model,
                       {epoch, ev.roc_auc, ev.average_precision, checkpoint_config(options, state, pos_weight, train.bags.size(), val.bags.size())});
@@ -568,11 +556,11 @@ int run_training(const TrainOptions& options) {
     save_checkpoint(last_path.string(), model,
                     {epoch, ev.roc_auc, ev.average_precision, checkpoint_config(options, state, pos_weight, train.bags.size(), val.bags.size())});
     save_optimizer(*optimizer, optimizer_path);
-    io::write_file_atomically(state_path, to_json(state).dump(1) + "\n");
+    io::write_file_atomically(state_path, state_json(state).dump(1) + "\n");
     write_curves(out_dir.string(), state.history);
 
     spdlog::info("epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} train segments/s){}",
-                 epoch, options.epochs, record.lr, record.train_loss, record.val_loss, fmt_metric(ev.accuracy, 3),
+                 epoch, options.epochs, record.lr, record.train_loss.value, record.val_loss.value, fmt_metric(ev.accuracy, 3),
                  fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), record.seconds, segments_per_s,
                  record.best ? "  *best*" : "");
     if (state.stopped_early) {
@@ -607,7 +595,7 @@ int run_training(const TrainOptions& options) {
     skipped.push_back({{"split", s.split}, {"csv", s.csv}, {"line", s.line}, {"file_path", s.file_path}, {"error", s.error}});
   }
   metrics["threshold"] = state.threshold;
-  metrics["threshold_source"] = state.threshold_from_data ? "max F1 on validation" : "default (F1 undefined on validation)";
+  metrics["threshold_source"] = state.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)";
   metrics["best_epoch"] = state.best_epoch;
   metrics["epochs_run"] = state.epoch;
   metrics["stopped_early"] = state.stopped_early;
@@ -619,7 +607,7 @@ int run_training(const TrainOptions& options) {
   metrics["coughkit_version"] = version_string();
   io::write_file_atomically(out_dir / "metrics.json", metrics.dump(2) + "\n");
   write_curves(out_dir.string(), state.history);
-  spdlog::info("best epoch {} (val AUC {}), threshold {:.4f}; wrote {}", state.best_epoch, fmt_metric(state.best_auc, 4), state.threshold,
+  spdlog::info("best epoch {} (val AUC {}), threshold {:.4f}; wrote {}", state.best_epoch, fmt_metric(state.best_val_auc, 4), state.threshold,
                (out_dir / "best_model.pth").string());
   return 0;
 }
