@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "cli/progress_bar.h"
 #include "common/error.h"
+#include "common/progress_bar.h"
 #include "dataset/dataset_builder.h"
 
 namespace coughkit::cli {
@@ -48,13 +48,13 @@ int run_dataset_build(DatasetArgs& args) {
   observer.stage = [&](const std::string& s, std::size_t n) {
     bar.reset();
     stage = s, total = n, done = 0;
-    bar = std::make_unique<ProgressBar>(s, n);
+    bar = std::make_unique<ProgressBar>(s, static_cast<double>(n), ProgressUnits::kItems, n > 1);
     if (!bar->enabled()) spdlog::info("{}: {} items", s, n);
   };
   observer.advance = [&](const std::string& item) {
     ++done;
     if (bar && bar->enabled()) {
-      bar->advance(item);
+      bar->advance(1, item);
     } else if (total && (done == total || done * 10 / total != (done - 1) * 10 / total)) {
       spdlog::info("{}: {}/{}", stage, done, total);  // every 10% without a terminal
     }

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/float_text.h"
+#include "common/progress_bar.h"
 #include "features/model_input_contract.h"
 #include "common/version.h"
 #include "features/feature_cache.h"
@@ -155,31 +156,16 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 std::string libtorch_version_string() { return TORCH_VERSION; }
 
-// A one-line bar on stderr, only on a terminal (the core's cli::ProgressBar is not part of
-// this module).
-class ConsoleBar {
- public:
-  ConsoleBar(std::string label, std::size_t total, bool wanted)
-      : label_(std::move(label)), total_(total), enabled_(wanted && isatty(STDERR_FILENO) && total > 0), start_(Clock::now()) {}
-  ~ConsoleBar() { clear(); }
-  void update(std::size_t done, const std::string& note) {
-    if (!enabled_) return;
-    constexpr std::size_t kWidth = 30;
-    const std::size_t filled = total_ ? std::min(kWidth, kWidth * done / total_) : 0;
-    fmt::print(stderr, "\r\033[2K{} [{}{}] {}/{} {:.1f}s {}", label_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done,
-               total_, seconds_since(start_), note);
-    std::fflush(stderr);
-  }
-  void clear() {
-    if (enabled_) std::fputs("\r\033[2K", stderr);
-  }
+// The run's progress bars (common/progress_bar.h): counts of clips or batches, drawn when
+// --progress is on (the default), stderr is a terminal and there is something to count.
+// Batches evaluate() runs on `bags` bags.
+std::size_t eval_batches(std::size_t bags, int batch_size) {
+  return (bags + static_cast<std::size_t>(batch_size) - 1) / static_cast<std::size_t>(batch_size);
+}
 
- private:
-  std::string label_;
-  std::size_t total_;
-  bool enabled_;
-  Clock::time_point start_;
-};
+std::unique_ptr<ProgressBar> make_bar(const std::string& label, std::size_t total, bool wanted) {
+  return std::make_unique<ProgressBar>(label, static_cast<double>(total), ProgressUnits::kItems, wanted && total > 0);
+}
 
 // JSON has no NaN: undefined metrics become null.
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
@@ -383,11 +369,11 @@ int run_training(const TrainOptions& options) {
 
   LoadedSplits data;
   {
-    std::unique_ptr<ConsoleBar> bar;
+    std::unique_ptr<ProgressBar> bar;
     data = load_splits(sources, options.base_dir, cache, pipeline, options.threads,
                        [&](std::size_t done, std::size_t total, const std::string& item) {
-                         if (!bar) bar = std::make_unique<ConsoleBar>("features", total, options.progress);
-                         bar->update(done, item.size() > 40 ? "..." + item.substr(item.size() - 37) : item);
+                         if (!bar) bar = make_bar("features", total, options.progress);
+                         bar->set(static_cast<double>(done), item);  // a long path keeps its end
                        });
   }
   const auto& report = data.precompute;
@@ -494,7 +480,7 @@ int run_training(const TrainOptions& options) {
     std::size_t bags_seen = 0, segments_seen = 0;
     const auto train_start = Clock::now();
     {
-      ConsoleBar bar(fmt::format("epoch {}/{}", epoch, options.epochs), batches.size(), options.progress);
+      const auto bar = make_bar(fmt::format("epoch {}/{}", epoch, options.epochs), batches.size(), options.progress);
       for (std::size_t step = 0; step < batches.size(); ++step) {
         std::vector<const Bag*> bags;
         for (std::size_t i : batches[step]) bags.push_back(&train.bags[i]);
@@ -507,7 +493,7 @@ int run_training(const TrainOptions& options) {
         loss_sum += loss * static_cast<double>(bags.size());
         bags_seen += bags.size();
         for (const Bag* bag : bags) segments_seen += bag->segments;
-        bar.update(step + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(bags_seen)));
+        bar->set(static_cast<double>(step + 1), fmt::format("loss {:.4f}", loss_sum / static_cast<double>(bags_seen)));
       }
     }
     record.train_loss = loss_sum / static_cast<double>(bags_seen);
@@ -515,10 +501,9 @@ int run_training(const TrainOptions& options) {
 
     Evaluation ev;
     {
-      ConsoleBar bar(fmt::format("validation {}/{}", epoch, options.epochs), (val.bags.size() + static_cast<std::size_t>(options.batch_size) - 1) / static_cast<std::size_t>(options.batch_size),
-                     options.progress);
-      std::size_t batches_done = 0;
-      ev = evaluate(model, val.bags, options.batch_size, pos_weight, [&](std::size_t, std::size_t) { bar.update(++batches_done, ""); });
+      const auto bar = make_bar(fmt::format("validation {}/{}", epoch, options.epochs),
+                                eval_batches(val.bags.size(), options.batch_size), options.progress);
+      ev = evaluate(model, val.bags, options.batch_size, pos_weight, [&](std::size_t, std::size_t) { bar->advance(); });
     }
     record.val_loss = ev.loss;
     record.val_accuracy = ev.accuracy;
@@ -576,10 +561,10 @@ int run_training(const TrainOptions& options) {
   for (const BagSplit& split : data.splits) {
     Evaluation ev;
     {
-      ConsoleBar bar(fmt::format("evaluating {}", split.name), (split.bags.size() + static_cast<std::size_t>(options.batch_size) - 1) / static_cast<std::size_t>(options.batch_size),
-                     options.progress);
-      std::size_t done = 0;
-      ev = evaluate(best, split.bags, options.batch_size, pos_weight, [&](std::size_t, std::size_t) { bar.update(++done, ""); });
+      const auto bar = make_bar(fmt::format("evaluating {}", split.name),
+                                eval_batches(split.bags.size(), options.batch_size), options.progress);
+      ev = evaluate(best, split.bags, options.batch_size, pos_weight,
+                    [&](std::size_t, std::size_t) { bar->advance(); });
     }
     metrics[split.name] = evaluation_json(ev, state.threshold);
     const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
