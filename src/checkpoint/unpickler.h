@@ -50,6 +50,17 @@ class Unpickler {
   void set_items(Object& dict, std::vector<PickleValue>& kv);
   void build(PickleValue& target, const PickleValue& state);
 
+  // The opcodes by group; each returns false for an opcode outside its group.
+  bool run_stack_op(std::uint8_t op);    // PROTO, FRAME, MARK, POP, POP_MARK, DUP and the memo
+  bool push_scalar(std::uint8_t op);     // None, bools, ints, floats, strings, bytes
+  bool make_container(std::uint8_t op);  // empty and MARK-built tuples, lists, sets, dicts
+  bool fill_container(std::uint8_t op);  // APPEND(S), ADDITEMS, SETITEM(S)
+  bool run_object_op(std::uint8_t op);   // globals, REDUCE/NEWOBJ, BUILD, persistent ids
+  void push_global(std::uint8_t op);
+  void reduce(std::uint8_t op);
+  void persistent_load();
+  PickleValue stop();
+
   std::string_view data_;
   std::string source_;
   Arena& arena_;
