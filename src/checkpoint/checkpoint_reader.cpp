@@ -9,6 +9,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/sha256.h"
 #include "checkpoint/torch_globals.h"
@@ -23,7 +24,7 @@ namespace {
 struct Parsed {
   Arena arena;
   StorageTable storages;
-  Value root;
+  PickleValue root;
   std::function<std::string(const StorageInfo&)> storage_bytes;
 };
 
@@ -68,17 +69,17 @@ void parse_legacy(const std::string& path, Parsed& p) {
   StorageTable none;
   UnpicklerHooks plain = torch_unpickler_hooks(none);
   Unpickler header(*data, path, header_arena, plain);
-  const Value magic = header.load();
+  const PickleValue magic = header.load();
   // torch/serialization.py MAGIC_NUMBER = 0x1950a86a20f9469cfc6c, pickled as LONG1.
   const std::string want("\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 10);
   const Object* big = as_object(magic, Object::Kind::BigInt);
   if (!big || big->bytes != want) throw InputError(path + ": not a PyTorch checkpoint (wrong magic number)");
-  const Value version = header.load();
+  const PickleValue version = header.load();
   if (!std::holds_alternative<std::int64_t>(version) || std::get<std::int64_t>(version) != 1001)
     throw InputError(path + ": unsupported legacy checkpoint protocol version");
-  const Value sys_info = header.load();
+  const PickleValue sys_info = header.load();
   if (const Object* d = as_object(sys_info, Object::Kind::Dict)) {
-    const Value* le = d->find("little_endian");
+    const PickleValue* le = d->find("little_endian");
     if (le && std::holds_alternative<bool>(*le) && !std::get<bool>(*le))
       throw InputError(path + ": big-endian checkpoints are not supported");
   }
@@ -86,7 +87,7 @@ void parse_legacy(const std::string& path, Parsed& p) {
   Unpickler body(rest, path, p.arena, torch_unpickler_hooks(p.storages));
   p.root = body.load();
   Unpickler keys_pickle(rest.substr(body.position()), path, p.arena, torch_unpickler_hooks(p.storages));
-  const Value keys = keys_pickle.load();
+  const PickleValue keys = keys_pickle.load();
   const Object* key_list = as_object(keys, Object::Kind::List);
   if (!key_list) throw InputError(path + ": the legacy storage key list is missing");
   std::size_t pos = header.position() + body.position() + keys_pickle.position();
@@ -113,7 +114,7 @@ void parse_legacy(const std::string& path, Parsed& p) {
 }
 
 // Plain values -> JSON (the `config` dict). Depth-limited: hostile nesting ends as a string.
-nlohmann::json to_json(const Value& v, int depth = 0) {
+nlohmann::json to_json(const PickleValue& v, int depth = 0) {
   if (depth > 32) return "<nested too deep>";
   switch (v.index()) {
     case 0: return nullptr;
@@ -141,7 +142,7 @@ nlohmann::json to_json(const Value& v, int depth = 0) {
 }
 
 std::optional<double> number(const Object& d, const char* key) {
-  const Value* v = d.find(key);
+  const PickleValue* v = d.find(key);
   if (!v) return std::nullopt;
   if (const auto* f = std::get_if<double>(v)) return *f;
   if (const auto* i = std::get_if<std::int64_t>(v)) return static_cast<double>(*i);
@@ -165,6 +166,22 @@ std::string keys_of(const Object& d) {
 }
 
 }  // namespace
+
+bool Checkpoint::has_config() const { return !nlohmann::json::parse(config_json).empty(); }
+
+std::optional<double> Checkpoint::config_number(const std::string& key) const {
+  const auto config = nlohmann::json::parse(config_json);
+  const auto it = config.find(key);
+  if (it == config.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+std::optional<std::string> Checkpoint::config_string(const std::string& key) const {
+  const auto config = nlohmann::json::parse(config_json);
+  const auto it = config.find(key);
+  if (it == config.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
 
 bool is_checkpoint_path(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
@@ -200,7 +217,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   if (!root) throw InputError(path + ": the checkpoint holds a " + type_name(p.root) + ", not a dict");
   const Object* state = nullptr;
   for (const char* key : {"model_state_dict", "state_dict"})
-    if (const Value* v = root->find(key)) {
+    if (const PickleValue* v = root->find(key)) {
       state = as_object(*v, Object::Kind::Dict);
       if (!state) throw InputError(fmt::format("{}: '{}' is a {}, not a dict", path, key, type_name(*v)));
       break;
@@ -213,11 +230,12 @@ Checkpoint read_checkpoint(const std::string& path) {
     c.bare_state_dict = true;
   } else {
     c.has_optimizer_state = root->find("optimizer_state_dict") != nullptr;
-    if (const Value* e = root->find("epoch"); e && std::holds_alternative<std::int64_t>(*e))
+    if (const PickleValue* e = root->find("epoch"); e && std::holds_alternative<std::int64_t>(*e))
       c.epoch = std::get<std::int64_t>(*e);
     c.val_auc = number(*root, "val_auc");
     c.val_ap = number(*root, "val_ap");
-    if (const Value* cfg = root->find("config"); cfg && as_object(*cfg, Object::Kind::Dict)) c.config = to_json(*cfg);
+    if (const PickleValue* cfg = root->find("config"); cfg && as_object(*cfg, Object::Kind::Dict))
+      c.config_json = to_json(*cfg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 
   // DataParallel checkpoints prefix every key with "module."; strip it when all have it.

@@ -14,8 +14,6 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "checkpoint/state_dict.h"
 
 namespace coughkit::checkpoint {
@@ -30,7 +28,14 @@ struct Checkpoint {
   bool has_optimizer_state = false;
   std::optional<std::int64_t> epoch;
   std::optional<double> val_auc, val_ap;
-  nlohmann::json config = nlohmann::json::object();  // the `config` dict's plain values
+  // The `config` dict's plain values (numbers, strings, bools, None, and lists and dicts of
+  // them; anything else as "<type>") as the text of a JSON object: "{}" when there is none.
+  std::string config_json = "{}";
+
+  bool has_config() const;  // the config has at least one key
+  // config[key] when it is a number (a bool is not) / a string; nullopt when absent or of another type.
+  std::optional<double> config_number(const std::string& key) const;
+  std::optional<std::string> config_string(const std::string& key) const;
 };
 
 // Throws InputError naming the file and what is wrong: not a checkpoint, truncated or

@@ -36,7 +36,7 @@ const char* scalar_type_name(ScalarType t) {
   return "?";
 }
 
-const Value* Object::find(const std::string& key) const {
+const PickleValue* Object::find(const std::string& key) const {
   for (const auto& [k, v] : entries)
     if (const auto* s = std::get_if<std::string>(&k); s && *s == key) return &v;
   return nullptr;
@@ -48,14 +48,14 @@ Object* Arena::make(Object::Kind kind) {
   return &objects_.emplace_back(kind);
 }
 
-const Object* as_object(const Value& v, Object::Kind kind) {
+const Object* as_object(const PickleValue& v, Object::Kind kind) {
   const auto* p = std::get_if<Object*>(&v);
   return p && (*p)->kind == kind ? *p : nullptr;
 }
 
-const std::string* as_string(const Value& v) { return std::get_if<std::string>(&v); }
+const std::string* as_string(const PickleValue& v) { return std::get_if<std::string>(&v); }
 
-std::string type_name(const Value& v) {
+std::string type_name(const PickleValue& v) {
   switch (v.index()) {
     case 0: return "None";
     case 1: return "bool";

@@ -21,8 +21,9 @@ std::size_t element_size(ScalarType t);
 const char* scalar_type_name(ScalarType t);
 
 struct Object;
+// What unpickling makes of a Python value (not model::Value, a value of the executor's graph):
 // None, bool, int, float, str, or a container/torch object.
-using Value = std::variant<std::monostate, bool, std::int64_t, double, std::string, Object*>;
+using PickleValue = std::variant<std::monostate, bool, std::int64_t, double, std::string, Object*>;
 
 struct StorageInfo {
   std::string key;  // archive/data/<key> in zip files; the storage's id in legacy files
@@ -39,18 +40,18 @@ struct TensorInfo {
 struct Object {
   enum class Kind { List, Tuple, Dict, Global, Storage, Tensor, Bytes, BigInt };
   Kind kind;
-  std::vector<Value> items;                               // List, Tuple
-  std::vector<std::pair<Value, Value>> entries;           // Dict (insertion order kept)
-  bool ordered = false;                                   // Dict: collections.OrderedDict
-  std::vector<std::pair<std::string, Value>> attributes;  // Dict: set by BUILD (OrderedDict._metadata)
-  std::string module, name;                               // Global
-  StorageInfo storage;                                    // Storage
-  TensorInfo tensor;                                      // Tensor
+  std::vector<PickleValue> items;                               // List, Tuple
+  std::vector<std::pair<PickleValue, PickleValue>> entries;     // Dict (insertion order kept)
+  bool ordered = false;                                         // Dict: collections.OrderedDict
+  std::vector<std::pair<std::string, PickleValue>> attributes;  // Dict: set by BUILD (OrderedDict._metadata)
+  std::string module, name;                                     // Global
+  StorageInfo storage;                                          // Storage
+  TensorInfo tensor;                                            // Tensor
   std::string bytes;  // Bytes; BigInt: little-endian two's complement (e.g. the legacy magic number)
 
   explicit Object(Kind k) : kind(k) {}
   // Dict lookup by string key; nullptr when absent.
-  const Value* find(const std::string& key) const;
+  const PickleValue* find(const std::string& key) const;
 };
 
 // Owns every object of one file. A cap on the count bounds memory on hostile input.
@@ -66,9 +67,9 @@ class Arena {
 };
 
 // Helpers for reading values: nullptr / nullopt when the value is of another type.
-const Object* as_object(const Value& v, Object::Kind kind);
-const std::string* as_string(const Value& v);
+const Object* as_object(const PickleValue& v, Object::Kind kind);
+const std::string* as_string(const PickleValue& v);
 // "None", "int", "str", "dict", "torch.FloatStorage", ... for error messages.
-std::string type_name(const Value& v);
+std::string type_name(const PickleValue& v);
 
 }  // namespace coughkit::checkpoint

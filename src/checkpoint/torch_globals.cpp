@@ -48,13 +48,13 @@ const StorageType* storage_type(const std::string& module, const std::string& na
 
 [[noreturn]] void bad(const std::string& why) { throw std::invalid_argument(why); }
 
-std::int64_t int_arg(const Value& v, const char* what) {
+std::int64_t int_arg(const PickleValue& v, const char* what) {
   const auto* i = std::get_if<std::int64_t>(&v);
   if (!i) bad(fmt::format("{} is a {}, not an int", what, type_name(v)));
   return *i;
 }
 
-std::vector<std::int64_t> int_tuple(const Value& v, const char* what) {
+std::vector<std::int64_t> int_tuple(const PickleValue& v, const char* what) {
   const Object* t = as_object(v, Object::Kind::Tuple);
   if (!t) bad(fmt::format("{} is a {}, not a tuple", what, type_name(v)));
   std::vector<std::int64_t> out;
@@ -64,7 +64,7 @@ std::vector<std::int64_t> int_tuple(const Value& v, const char* what) {
 
 // torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
 // backward_hooks[, metadata]) and the older _rebuild_tensor(storage, offset, size, stride).
-Value rebuild_tensor(Arena& arena, const std::vector<Value>& args, std::size_t min_args) {
+PickleValue rebuild_tensor(Arena& arena, const std::vector<PickleValue>& args, std::size_t min_args) {
   if (args.size() < min_args || args.size() > 7) bad(fmt::format("_rebuild_tensor with {} arguments", args.size()));
   const Object* storage = as_object(args[0], Object::Kind::Storage);
   if (!storage) bad("_rebuild_tensor of a " + type_name(args[0]) + ", not a storage");
@@ -79,7 +79,7 @@ Value rebuild_tensor(Arena& arena, const std::vector<Value>& args, std::size_t m
   return t;
 }
 
-Value call(Arena& arena, const Object& fn, const std::vector<Value>& args) {
+PickleValue call(Arena& arena, const Object& fn, const std::vector<PickleValue>& args) {
   if (fn.module == "collections" && fn.name == "OrderedDict") {
     if (!args.empty()) bad("OrderedDict with constructor arguments is not supported");
     Object* d = arena.make(Object::Kind::Dict);
@@ -107,7 +107,7 @@ Value call(Arena& arena, const Object& fn, const std::vector<Value>& args) {
   bad(fmt::format("'{}.{}' cannot be called", fn.module, fn.name));
 }
 
-Value persistent_load(StorageTable& storages, Arena& arena, const Value& pid) {
+PickleValue persistent_load(StorageTable& storages, Arena& arena, const PickleValue& pid) {
   const Object* t = as_object(pid, Object::Kind::Tuple);
   if (!t || t->items.size() < 5 || !as_string(t->items[0]) || *as_string(t->items[0]) != "storage")
     bad("persistent id is not a ('storage', type, key, location, numel) tuple");
@@ -143,7 +143,9 @@ UnpicklerHooks torch_unpickler_hooks(StorageTable& storages) {
     return false;
   };
   h.call = call;
-  h.persistent_load = [&storages](Arena& arena, const Value& pid) { return persistent_load(storages, arena, pid); };
+  h.persistent_load = [&storages](Arena& arena, const PickleValue& pid) {
+    return persistent_load(storages, arena, pid);
+  };
   return h;
 }
 

@@ -19,9 +19,9 @@ struct UnpicklerHooks {
   // Is `module.name` allowed as a GLOBAL at all? Refused globals stop the load.
   std::function<bool(const std::string& module, const std::string& name)> allow_global;
   // REDUCE / NEWOBJ of an allowed global with its arguments.
-  std::function<Value(Arena&, const Object& callable, const std::vector<Value>& args)> call;
+  std::function<PickleValue(Arena&, const Object& callable, const std::vector<PickleValue>& args)> call;
   // BINPERSID: the persistent id (torch's storage tuples).
-  std::function<Value(Arena&, const Value& pid)> persistent_load;
+  std::function<PickleValue(Arena&, const PickleValue& pid)> persistent_load;
 };
 
 class Unpickler {
@@ -31,7 +31,7 @@ class Unpickler {
   // Runs one pickle from the current position up to its STOP and returns the result.
   // Throws InputError naming the source, the offset and what is wrong (refused global,
   // unsupported opcode, truncated data, malformed stack).
-  Value load();
+  PickleValue load();
   std::size_t position() const { return pos_; }
 
  private:
@@ -40,24 +40,35 @@ class Unpickler {
   std::uint64_t uint_le(int bytes);
   std::string_view take(std::uint64_t n);
   std::string line();
-  Value pop();
-  Value& top();
-  std::vector<Value> pop_mark();
-  void push(Value v);
+  PickleValue pop();
+  PickleValue& top();
+  std::vector<PickleValue> pop_mark();
+  void push(PickleValue v);
   void memo_put(std::uint64_t index);
-  Value memo_get(std::uint64_t index) const;
-  Object* container(const Value& v, Object::Kind kind, const char* op) const;
-  void set_items(Object& dict, std::vector<Value>& kv);
-  void build(Value& target, const Value& state);
+  PickleValue memo_get(std::uint64_t index) const;
+  Object* container(const PickleValue& v, Object::Kind kind, const char* op) const;
+  void set_items(Object& dict, std::vector<PickleValue>& kv);
+  void build(PickleValue& target, const PickleValue& state);
+
+  // The opcodes by group; each returns false for an opcode outside its group.
+  bool run_stack_op(std::uint8_t op);    // PROTO, FRAME, MARK, POP, POP_MARK, DUP and the memo
+  bool push_scalar(std::uint8_t op);     // None, bools, ints, floats, strings, bytes
+  bool make_container(std::uint8_t op);  // empty and MARK-built tuples, lists, sets, dicts
+  bool fill_container(std::uint8_t op);  // APPEND(S), ADDITEMS, SETITEM(S)
+  bool run_object_op(std::uint8_t op);   // globals, REDUCE/NEWOBJ, BUILD, persistent ids
+  void push_global(std::uint8_t op);
+  void reduce(std::uint8_t op);
+  void persistent_load();
+  PickleValue stop();
 
   std::string_view data_;
   std::string source_;
   Arena& arena_;
   UnpicklerHooks hooks_;
   std::size_t pos_ = 0, op_start_ = 0;
-  std::vector<Value> stack_;
+  std::vector<PickleValue> stack_;
   std::vector<std::size_t> marks_;
-  std::vector<Value> memo_;
+  std::vector<PickleValue> memo_;
   std::vector<bool> memo_set_;
 };
 

@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "cli/progress_bar.h"
 #include "common/error.h"
+#include "common/progress_bar.h"
 #include "dataset/dataset_builder.h"
 #include "dataset/long_form.h"
 
@@ -44,13 +44,13 @@ class ConsoleObserver {
     observer.stage = [this](const std::string& s, std::size_t n) {
       bar_.reset();
       stage_ = s, total_ = n, done_ = 0;
-      bar_ = std::make_unique<ProgressBar>(s, n);
+      bar_ = std::make_unique<ProgressBar>(s, static_cast<double>(n), ProgressUnits::kItems, n > 1);
       if (!bar_->enabled()) spdlog::info("{}: {} items", s, n);
     };
     observer.advance = [this](const std::string& item) {
       ++done_;
       if (bar_ && bar_->enabled()) {
-        bar_->advance(item);
+        bar_->advance(1, item);
       } else if (total_ && (done_ == total_ || done_ * 10 / total_ != (done_ - 1) * 10 / total_)) {
         spdlog::info("{}: {}/{}", stage_, done_, total_);  // every 10% without a terminal
       }

@@ -9,9 +9,9 @@
 #include "audio/decoder.h"
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
-#include "cli/progress_bar.h"
 #include "common/bounded_queue.h"
 #include "common/error.h"
+#include "common/progress_bar.h"
 #include "detection/detection_json.h"
 #include "detection/detector.h"
 
@@ -75,7 +75,8 @@ int run_detect(const DetectArgs& args) {
     queue.close();
   });
 
-  ProgressBar progress("detect", args.files.size());
+  // A bar for a single file would say nothing: drawn from two files on.
+  ProgressBar progress("detect", static_cast<double>(args.files.size()), ProgressUnits::kItems, args.files.size() > 1);
   if (!args.json) print_table_header();
   int failures = 0;
   while (auto prepared = queue.pop()) {
@@ -100,7 +101,7 @@ int run_detect(const DetectArgs& args) {
         spdlog::error("{}", with_file(prepared->file, e.what()));
       }
     }
-    progress.advance(prepared->file);
+    progress.advance(1, prepared->file);
   }
   producer.join();
   return failures ? kExitInput : kExitOk;

@@ -2,12 +2,14 @@
 // by a parity run of the written file against the checkpoint (src/export/export_checkpoint.h).
 #include <cstdio>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "common/error.h"
 #include "export/export_checkpoint.h"
+#include "model/op_specs.h"
 
 namespace coughkit::cli {
 namespace {
@@ -57,7 +59,9 @@ CommandRunner register_export(CLI::App& app) {
   auto& r = args->request;
   cmd->add_option("--checkpoint,-c", r.checkpoint, "PyTorch checkpoint (.pth/.pt)")->required();
   cmd->add_option("--out,-o", r.out, "Output ONNX file")->required();
-  cmd->add_option("--opset", r.opset, "ONNX opset")->check(CLI::Range(11, 17))->capture_default_str();
+  // The bounds are checked once, by ExportRequest::Validate (a ConfigError: exit 2, as a parse error).
+  cmd->add_option("--opset", r.opset, fmt::format("ONNX opset, {} to {}", model::kMinOpset, model::kMaxOpset))
+      ->capture_default_str();
   cmd->add_flag("--fp16", r.fp16, "Store weights as float16 (half the size; outputs change by ~1e-3)");
   cmd->add_option("--threshold", args->threshold,
                   "Decision threshold stored in the model (default: the checkpoint config's, else 0.61)")

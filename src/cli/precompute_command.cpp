@@ -6,8 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
-#include "cli/progress_bar.h"
 #include "common/error.h"
+#include "common/progress_bar.h"
 #include "features/feature_cache.h"
 #include "features/labels_csv.h"
 
@@ -42,12 +42,12 @@ int run_precompute(const PrecomputeArgs& args) {
   features::FeatureCache cache(args.cache, config);
   const features::FeaturePipeline pipeline(config);
 
-  ProgressBar bar("precompute", items.size());
+  ProgressBar bar("precompute", static_cast<double>(items.size()), ProgressUnits::kItems, items.size() > 1);
   const auto report = features::precompute_items(items, cache, pipeline, args.threads, [&](const features::PrecomputeProgress& p) {
     // precompute_items calls this from one thread at a time.
     bar.clear();
     if (p.outcome == features::PrecomputeOutcome::kFailed) spdlog::error("{}", p.error);
-    bar.advance(p.item->file_path);
+    bar.advance(1, p.item->file_path);
   });
   bar.clear();
 

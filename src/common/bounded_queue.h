@@ -1,8 +1,12 @@
 #pragma once
 // A blocking FIFO with a capacity: producers wait when it is full, consumers when it is
 // empty; close() wakes everyone, after which push() fails and pop() drains what is left.
-// Used to overlap decoding and feature extraction with inference (`coughkit detect`,
-// `coughkit monitor`); the server bounds its work with its own admission (server/service.h).
+// A hand-off between one producer thread and the model, so that decoding and features run
+// while inference does. Users: `coughkit detect` (src/cli/detect_command.cpp: decoded files
+// ahead of inference) and monitoring::score_recording (src/monitoring/window_scorer.cpp:
+// batches of window features ahead of the model), which `coughkit monitor` and the
+// server's monitor jobs (server/monitor_jobs.h) run. It is not the server's request queue:
+// detection requests are admitted by server/service.h and batched by its scheduler.
 #include <condition_variable>
 #include <cstddef>
 #include <deque>

@@ -1,8 +1,9 @@
 #pragma once
-// The one-line progress bar of the long-running commands (`coughkit detect`, `precompute`,
-// `dataset build`, `train`). It is drawn on stderr only when stderr is a terminal, so scripts
-// and logs get the log lines alone, and it is redrawn at most ~10 times a second, so a fast
-// loop does not spend its time writing to the terminal.
+// The one progress bar of the long-running commands: `coughkit detect`, `precompute`,
+// `dataset build` and `train` count items, `monitor` seconds of audio. It is drawn on stderr
+// only when stderr is a terminal, so scripts and logs get the log lines alone, and it is
+// redrawn at most ~10 times a second, so a fast loop does not spend its time writing to the
+// terminal.
 //
 //   ProgressBar bar("detect", files.size());
 //   for (const auto& f : files) {

@@ -88,7 +88,6 @@ std::string sha256_string(std::string_view data) {
   return h.hex_digest();
 }
 
-// Rounded to `decimals` places (dividing by a power of ten gives the shortest JSON text).
 // Conditioned clips are kept in the source cache (raw float32, keyed by the source file's
 // hash): decoding ~960 files costs seconds on every run, reading them back almost nothing,
 // and the samples are bit-identical either way.
@@ -110,6 +109,7 @@ std::vector<float> cached_clip(const fs::path& cache, const std::string& sha256,
   return x;
 }
 
+// Rounded to `decimals` places (dividing by a power of ten gives the shortest JSON text).
 double round_to(double v, int decimals) {
   const double k = std::pow(10.0, decimals);
   return std::round(v * k) / k;
@@ -204,39 +204,6 @@ void assign_all_splits(std::vector<SourceClip>& clips, std::uint64_t seed) {
     for (std::size_t i = 0; i < group.size(); ++i) group[i]->split = splits[i];
   }
 }
-
-// What decides the sources before any clip is decoded: the unpacked hedgewars-data, and
-// (with speech) espeak-ng and the planned utterances.
-struct SourcePlan {
-  HedgewarsPackage hedgewars;
-  std::optional<EspeakInfo> espeak;
-  std::vector<Utterance> utterances;
-};
-
-fs::path source_cache_of(const BuildOptions& o) { return o.source_cache.empty() ? o.out_dir / "sources" : o.source_cache; }
-
-SourcePlan plan_sources(const BuildOptions& options, const fs::path& cache, Reporter& report) {
-  SourcePlan plan;
-  plan.hedgewars = obtain_hedgewars(cache, options.hedgewars_deb, [&](const std::string& m) { report.log(m); });
-  if (options.speech_clips > 0) {
-    plan.espeak = find_espeak();
-    const TextPools pools = load_text_pools(options.licenses_dir, plan.hedgewars);
-    plan.utterances = plan_utterances(options.speech_clips, options.seed, pools);
-  }
-  return plan;
-}
-
-// Every unique clip decoded (or read back from the clip cache), with its split.
-LoadedSources load_sources(const SourcePlan& plan, const fs::path& cache, unsigned jobs, std::uint64_t seed,
-                           Reporter& report) {
-  LoadedSources loaded;
-  load_hedgewars(plan.hedgewars, cache, jobs, report, loaded);
-  if (plan.espeak) load_speech(plan.utterances, *plan.espeak, cache, jobs, report, loaded);
-  assign_all_splits(loaded.clips, seed);
-  return loaded;
-}
-
-unsigned jobs_of(const BuildOptions& o) { return o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency()); }
 
 std::vector<SceneSpec> plan_scenes(const BuildOptions& o) {
   std::vector<SceneSpec> specs;
@@ -333,56 +300,49 @@ void remove_stale(const fs::path& out, const std::vector<SceneSpec>& specs) {
   }
 }
 
-}  // namespace
+// ---------------------------------------------------------------------------------------
+// build_dataset's steps.
 
-void BuildOptions::Validate() const {
-  if (out_dir.empty()) throw ConfigError("--out is required");
-  if (!(positive_fraction >= 0.0 && positive_fraction <= 1.0))
-    throw ConfigError(fmt::format("--positive-fraction must be in [0, 1], got {}", positive_fraction));
-  if (train_scenes + val_scenes + test_scenes == 0) throw ConfigError("at least one scene is needed");
-  if (scene.min_duration_s < 0.1 || scene.max_duration_s < scene.min_duration_s)
-    throw ConfigError("scene durations must satisfy 0.1 <= min <= max");
+fs::path source_cache_of(const BuildOptions& o) { return o.source_cache.empty() ? o.out_dir / "sources" : o.source_cache; }
+
+unsigned jobs_of(const BuildOptions& o) { return o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency()); }
+
+// The sources the output is made of: the hedgewars package and, with speech, espeak-ng and
+// the utterances it will say.
+struct SourcePlan {
+  HedgewarsPackage hedgewars;
+  std::optional<EspeakInfo> espeak;
+  std::vector<Utterance> utterances;
+};
+
+SourcePlan plan_sources(const BuildOptions& options, const fs::path& cache, Reporter& report) {
+  SourcePlan plan{obtain_hedgewars(cache, options.hedgewars_deb, [&](const std::string& m) { report.log(m); }), {}, {}};
+  if (options.speech_clips > 0) {
+    plan.espeak = find_espeak();
+    const TextPools pools = load_text_pools(options.licenses_dir, plan.hedgewars);
+    plan.utterances = plan_utterances(options.speech_clips, options.seed, pools);
+  }
+  return plan;
 }
 
-BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& observer) {
-  options.Validate();
-  Reporter report(observer);
-  const fs::path out = options.out_dir;
-  const fs::path cache = source_cache_of(options);
-  const unsigned jobs = jobs_of(options);
-  try {
-    fs::create_directories(out);
-    fs::create_directories(cache);
-  } catch (const fs::filesystem_error& e) {
-    throw InputError(fmt::format("cannot create the output directories: {}", e.what()));
-  }
-
-  // Sources: obtain (cached), then everything that decides the output goes into the fingerprint.
-  const SourcePlan source_plan = plan_sources(options, cache, report);
-  const HedgewarsPackage& hedgewars = source_plan.hedgewars;
-  const std::optional<EspeakInfo>& espeak = source_plan.espeak;
-  const std::vector<Utterance>& utterances = source_plan.utterances;
+// The hash of everything that decides the output (options and sources).
+std::string fingerprint_of(const BuildOptions& options, const SourcePlan& sources) {
   std::string utterance_keys;
-  for (const auto& u : utterances) utterance_keys += u.cache_key(espeak->version);
+  for (const auto& u : sources.utterances) utterance_keys += u.cache_key(sources.espeak->version);
   const json fingerprint_input = {{"generator", kGeneratorVersion},
                                   {"seed", options.seed},
                                   {"scenes", {options.train_scenes, options.val_scenes, options.test_scenes}},
                                   {"positive_fraction", options.positive_fraction},
                                   {"speech_clips", options.speech_clips},
                                   {"scene_params", scene_params_json(options.scene)},
-                                  {"hedgewars_deb_sha256", hedgewars.deb_sha256},
+                                  {"hedgewars_deb_sha256", sources.hedgewars.deb_sha256},
                                   {"utterances_sha256", sha256_string(utterance_keys)}};
-  const std::string fingerprint = sha256_string(fingerprint_input.dump());
-  const std::vector<SceneSpec> specs = plan_scenes(options);
+  return sha256_string(fingerprint_input.dump());
+}
 
-  if (is_complete(out, fingerprint, specs)) {
-    report.log(fmt::format("{} already holds this dataset (same options and sources): nothing to do", out.string()));
-    BuildSummary s = summary_from(*read_json(out / "dataset.json"));
-    s.already_complete = true;
-    return s;
-  }
-  // Scenes of a complete earlier run with the same fingerprint (some WAVs lost) are reused
-  // from scenes.jsonl; from here on the directory is incomplete.
+// Scenes of a complete earlier run with the same fingerprint (some WAVs lost), by file, from
+// its scenes.jsonl; none when DIR holds another dataset or the list does not parse.
+std::map<std::string, json> reusable_scenes(const fs::path& out, const std::string& fingerprint) {
   std::map<std::string, json> reusable;
   if (const auto old = read_json(out / "dataset.json"); old && old->value("fingerprint", "") == fingerprint) {
     try {
@@ -396,12 +356,23 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
       reusable.clear();
     }
   }
-  fs::remove(out / "dataset.json");
+  return reusable;
+}
 
-  LoadedSources loaded = load_sources(source_plan, cache, jobs, options.seed, report);
-  std::vector<SourceClip>& clips = loaded.clips;
+// Every source clip, decoded, de-duplicated and assigned to a split.
+LoadedSources load_sources(const SourcePlan& sources, const fs::path& cache, unsigned jobs, std::uint64_t seed,
+                           Reporter& report) {
+  LoadedSources loaded;
+  load_hedgewars(sources.hedgewars, cache, jobs, report, loaded);
+  if (sources.espeak) load_speech(sources.utterances, *sources.espeak, cache, jobs, report, loaded);
+  assign_all_splits(loaded.clips, seed);
+  return loaded;
+}
+
+// Each split's clips by kind (pointers into `loaded`), and a log line of the counts.
+std::array<SplitPool, 3> split_pools(const LoadedSources& loaded, Reporter& report) {
   std::array<SplitPool, 3> pools;
-  for (const auto& c : clips) {
+  for (const auto& c : loaded.clips) {
     auto& p = pools[static_cast<int>(c.split)];
     (c.kind == SourceKind::kCough ? p.coughs : c.kind == SourceKind::kVoice ? p.voices : p.speech).push_back(&c);
   }
@@ -411,14 +382,28 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
                          cough_count, pools[0].voices.size() + pools[1].voices.size() + pools[2].voices.size(),
                          pools[0].speech.size() + pools[1].speech.size() + pools[2].speech.size(), loaded.duplicates,
                          loaded.too_short));
+  return pools;
+}
 
-  // Render, keeping scenes an interrupted run with the same fingerprint already wrote.
+// What rendering left: each scene's record (scenes.jsonl) and WAV size, in plan order.
+struct RenderedScenes {
+  std::vector<json> records;
+  std::vector<std::uintmax_t> sizes;
+  std::size_t rendered = 0, resumed = 0;
+};
+
+// Renders every scene, keeping those an interrupted run with the same fingerprint already
+// wrote (its WAV plus a record in .partial/ or in the old scenes.jsonl).
+RenderedScenes render_scenes(const std::vector<SceneSpec>& specs, const std::array<SplitPool, 3>& pools,
+                             const BuildOptions& options, const fs::path& out, const std::string& fingerprint,
+                             const std::map<std::string, json>& reusable, unsigned jobs, Reporter& report) {
   const OutputResamplers resamplers(options.scene.sample_rates);
   const fs::path partial = out / ".partial";
   for (Split s : kSplits) fs::create_directories(out / "audio" / split_name(s));
   fs::create_directories(partial);
-  std::vector<json> records(specs.size());
-  std::vector<std::uintmax_t> sizes(specs.size());
+  RenderedScenes result;
+  result.records.resize(specs.size());
+  result.sizes.resize(specs.size());
   std::atomic<std::size_t> rendered{0}, resumed{0};
   report.stage("rendering scenes", specs.size());
   parallel_for(specs.size(), jobs, [&](std::size_t i) {
@@ -431,8 +416,8 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
       if (auto r = read_json(record_path); r && r->value("fingerprint", "") == fingerprint && r->contains("scene"))
         record = (*r)["scene"];
       if (record) {
-        records[i] = std::move(*record);
-        sizes[i] = fs::file_size(wav);
+        result.records[i] = std::move(*record);
+        result.sizes[i] = fs::file_size(wav);
         ++resumed;
         report.advance(spec.file);
         return;
@@ -441,36 +426,39 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
     const RenderedScene scene = render_scene(spec, pools[static_cast<int>(spec.split)], options.scene, resamplers);
     const std::string bytes = encode_wav_s16(scene.output, scene.record.sample_rate);
     write_file_atomic(wav, bytes);
-    records[i] = scene.record.to_json();
-    sizes[i] = bytes.size();
-    write_file_atomic(record_path, json{{"fingerprint", fingerprint}, {"scene", records[i]}}.dump() + "\n");
+    result.records[i] = scene.record.to_json();
+    result.sizes[i] = bytes.size();
+    write_file_atomic(record_path, json{{"fingerprint", fingerprint}, {"scene", result.records[i]}}.dump() + "\n");
     ++rendered;
     report.advance(spec.file);
   });
-  remove_stale(out, specs);
+  result.rendered = rendered;
+  result.resumed = resumed;
+  return result;
+}
 
-  // Lists and metadata; dataset.json last.
-  BuildSummary summary;
-  summary.rendered = rendered;
-  summary.resumed = resumed;
-  summary.hedgewars_version = hedgewars.version;
-  summary.espeak_version = espeak ? espeak->version : "";
+// train/val/test.csv and scenes.jsonl; the summary's scene counts and bytes.
+void write_scene_lists(const fs::path& out, const std::vector<SceneSpec>& specs, const RenderedScenes& scenes,
+                       BuildSummary& summary) {
   std::array<std::vector<LabelRow>, 3> rows;
   std::string jsonl;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    const int label = records[i].at("label").get<int>();
+    const int label = scenes.records[i].at("label").get<int>();
     const int split = static_cast<int>(specs[i].split);
     rows[split].push_back({specs[i].file, label});
-    jsonl += records[i].dump() + "\n";
+    jsonl += scenes.records[i].dump() + "\n";
     auto& s = summary.splits[split];
     ++s.scenes;
     ++(label ? s.positive : s.negative);
-    s.audio_s += records[i].at("duration_s").get<double>();
-    summary.bytes += sizes[i];
+    s.audio_s += scenes.records[i].at("duration_s").get<double>();
+    summary.bytes += scenes.sizes[i];
   }
   for (Split s : kSplits) write_file_atomic(out / (std::string(split_name(s)) + ".csv"), labels_csv(rows[static_cast<int>(s)]));
   write_file_atomic(out / "scenes.jsonl", jsonl);
+}
 
+// sources.csv; the summary's source counts.
+void write_source_list(const fs::path& out, const std::vector<SourceClip>& clips, BuildSummary& summary) {
   std::string sources_csv = csv_row({"source_id", "kind", "split", "duration_s", "sha256", "origin", "text"});
   for (const auto& c : clips) {
     sources_csv += csv_row({c.id, source_kind_name(c.kind), split_name(c.split), fmt::format("{:.3f}", c.duration_s()),
@@ -479,7 +467,11 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
     ++(c.kind == SourceKind::kCough ? s.cough_sources : c.kind == SourceKind::kVoice ? s.voice_sources : s.speech_sources);
   }
   write_file_atomic(out / "sources.csv", sources_csv);
+}
 
+// dataset.json: options, counts, files and sources of the finished dataset.
+json dataset_json(const BuildOptions& options, const std::string& fingerprint, const BuildSummary& summary,
+                  const SourcePlan& sources, const LoadedSources& loaded) {
   json counts = json::object();
   for (Split split : kSplits) {
     const auto& s = summary.splits[static_cast<int>(split)];
@@ -490,7 +482,9 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
                                  {"sources", {{"cough", s.cough_sources}, {"voice", s.voice_sources}, {"speech", s.speech_sources}}}};
   }
   counts["wav_bytes"] = summary.bytes;
-  const json dataset = {
+  const auto& hedgewars = sources.hedgewars;
+  const auto& espeak = sources.espeak;
+  return {
       {"format", "coughkit-dataset"},
       {"format_version", 1},
       {"generator", kGeneratorVersion},
@@ -516,11 +510,64 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
         {"espeak-ng",
          {{"version", espeak ? espeak->version : ""},
           {"package_version", espeak ? espeak->package_version : ""},
-          {"utterances", utterances.size()}}},
+          {"utterances", sources.utterances.size()}}},
         {"duplicates_removed", loaded.duplicates},
         {"near_silent_dropped", loaded.too_short}}}};
-  write_file_atomic(out / "dataset.json", dataset.dump(2) + "\n");
-  fs::remove_all(partial);
+}
+
+}  // namespace
+
+void BuildOptions::Validate() const {
+  if (out_dir.empty()) throw ConfigError("--out is required");
+  if (!(positive_fraction >= 0.0 && positive_fraction <= 1.0))
+    throw ConfigError(fmt::format("--positive-fraction must be in [0, 1], got {}", positive_fraction));
+  if (train_scenes + val_scenes + test_scenes == 0) throw ConfigError("at least one scene is needed");
+  if (scene.min_duration_s < 0.1 || scene.max_duration_s < scene.min_duration_s)
+    throw ConfigError("scene durations must satisfy 0.1 <= min <= max");
+}
+
+BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& observer) {
+  options.Validate();
+  Reporter report(observer);
+  const fs::path out = options.out_dir;
+  const fs::path cache = source_cache_of(options);
+  const unsigned jobs = jobs_of(options);
+  try {
+    fs::create_directories(out);
+    fs::create_directories(cache);
+  } catch (const fs::filesystem_error& e) {
+    throw InputError(fmt::format("cannot create the output directories: {}", e.what()));
+  }
+
+  // Sources: obtain (cached), then everything that decides the output goes into the fingerprint.
+  const SourcePlan sources = plan_sources(options, cache, report);
+  const std::string fingerprint = fingerprint_of(options, sources);
+  const std::vector<SceneSpec> specs = plan_scenes(options);
+  if (is_complete(out, fingerprint, specs)) {
+    report.log(fmt::format("{} already holds this dataset (same options and sources): nothing to do", out.string()));
+    BuildSummary s = summary_from(*read_json(out / "dataset.json"));
+    s.already_complete = true;
+    return s;
+  }
+  // From here on the directory is incomplete.
+  const std::map<std::string, json> reusable = reusable_scenes(out, fingerprint);
+  fs::remove(out / "dataset.json");
+
+  const LoadedSources loaded = load_sources(sources, cache, jobs, options.seed, report);
+  const std::array<SplitPool, 3> pools = split_pools(loaded, report);
+  const RenderedScenes scenes = render_scenes(specs, pools, options, out, fingerprint, reusable, jobs, report);
+  remove_stale(out, specs);
+
+  // Lists and metadata; dataset.json last.
+  BuildSummary summary;
+  summary.rendered = scenes.rendered;
+  summary.resumed = scenes.resumed;
+  summary.hedgewars_version = sources.hedgewars.version;
+  summary.espeak_version = sources.espeak ? sources.espeak->version : "";
+  write_scene_lists(out, specs, scenes, summary);
+  write_source_list(out, loaded.clips, summary);
+  write_file_atomic(out / "dataset.json", dataset_json(options, fingerprint, summary, sources, loaded).dump(2) + "\n");
+  fs::remove_all(out / ".partial");
   return summary;
 }
 

@@ -6,8 +6,10 @@
 #include <variant>
 
 #include <fmt/format.h>
+#include <onnx/onnx_pb.h>
 
 #include "common/error.h"
+#include "model/op_specs.h"
 
 namespace coughkit::exporter {
 namespace {
@@ -275,11 +277,11 @@ void add_io(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, cons
 }  // namespace
 
 void ExportOptions::Validate() const {
-  if (opset < kMinOpset || opset > kMaxOpset)
-    throw ConfigError(fmt::format("opset must be in [{}, {}], got {}", kMinOpset, kMaxOpset, opset));
+  if (opset < model::kMinOpset || opset > model::kMaxOpset)
+    throw ConfigError(fmt::format("opset must be in [{}, {}], got {}", model::kMinOpset, model::kMaxOpset, opset));
 }
 
-onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options) {
+std::string build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options) {
   options.Validate();
   onnx::ModelProto m;
   m.set_ir_version(ir_version_for(options.opset));
@@ -305,7 +307,9 @@ onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const Ex
     p->set_key(k);
     p->set_value(v);
   }
-  return m;
+  std::string bytes;
+  if (!m.SerializeToString(&bytes)) throw InputError(state.source() + ": the ONNX model could not be serialised");
+  return bytes;
 }
 
 }  // namespace coughkit::exporter

@@ -7,22 +7,19 @@
 #include <utility>
 #include <vector>
 
-#include <onnx/onnx_pb.h>
-
 #include "checkpoint/state_dict.h"
 
 namespace coughkit::exporter {
 
-inline constexpr int kMinOpset = 11, kMaxOpset = 17;
-
 struct ExportOptions {
-  int opset = 14;     // 11..17
+  int opset = 14;     // model::kMinOpset..kMaxOpset (model/op_specs.h), the opsets the engine accepts
   bool fp16 = false;  // store weights as float16 (Cast to float32 in the graph): half the file size
   std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props, in order
-  void Validate() const;  // throws ConfigError
+  void Validate() const;  // throws ConfigError; the one check of the opset bounds
 };
 
-// Throws InputError (naming the checkpoint and key) for a missing key or a wrong shape.
-onnx::ModelProto build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options);
+// The serialised ONNX ModelProto (the bytes of a .onnx file). Throws InputError (naming the
+// checkpoint and key) for a missing key or a wrong shape, or when the model cannot be serialised.
+std::string build_attnmil_onnx(const checkpoint::StateDict& state, const ExportOptions& options);
 
 }  // namespace coughkit::exporter

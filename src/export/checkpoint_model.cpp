@@ -12,12 +12,6 @@
 namespace coughkit::exporter {
 namespace {
 
-std::optional<double> config_number(const nlohmann::json& config, const char* key) {
-  auto it = config.find(key);
-  if (it == config.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
-
 // Shortest text that reads back as the same value (fmt's default); threshold and cut-off
 // are float32 in the Detector, so they are written as float32.
 std::string num(double v) { return fmt::format("{}", v); }
@@ -27,10 +21,10 @@ std::string num32(double v) { return fmt::format("{}", static_cast<float>(v)); }
 
 std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const checkpoint::Checkpoint& ckpt,
                                                                      const MetadataOverrides& overrides) {
-  const auto& cfg = ckpt.config;
+  const auto cfg = nlohmann::json::parse(ckpt.config_json);
   const double threshold = overrides.threshold ? *overrides.threshold
-                                               : config_number(cfg, "threshold").value_or(kReferenceThreshold);
-  const double highpass = overrides.highpass_hz ? *overrides.highpass_hz : config_number(cfg, "highpass_hz").value_or(0.0);
+                                               : ckpt.config_number("threshold").value_or(kReferenceThreshold);
+  const double highpass = overrides.highpass_hz ? *overrides.highpass_hz : ckpt.config_number("highpass_hz").value_or(0.0);
   if (!(threshold >= 0.0 && threshold <= 1.0))
     throw InputError(fmt::format("{}: config threshold {} is not in [0, 1]", ckpt.path, threshold));
   // The preprocessing the model was trained with: docs/pipeline.md sections 2-5, with any of
@@ -39,9 +33,9 @@ std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const check
   defaults.condition.highpass_hz = static_cast<float>(highpass);
   auto pre = nlohmann::json::parse(defaults.to_json());
   for (auto& [key, value] : pre.items())
-    if (key != "highpass_hz" && cfg.contains(key) && cfg[key].is_number() == value.is_number() &&
-        cfg[key].is_array() == value.is_array())
-      value = cfg[key];
+    if (key != "highpass_hz" && cfg.contains(key) && cfg.at(key).is_number() == value.is_number() &&
+        cfg.at(key).is_array() == value.is_array())
+      value = cfg.at(key);
   std::string preprocessing;
   try {
     preprocessing = features::PreprocessConfig::from_json(pre.dump()).to_json();
@@ -60,17 +54,14 @@ std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const check
   if (ckpt.epoch) meta.emplace_back("epoch", std::to_string(*ckpt.epoch));
   if (ckpt.val_auc) meta.emplace_back("val_auc", num(*ckpt.val_auc));
   if (ckpt.val_ap) meta.emplace_back("val_ap", num(*ckpt.val_ap));
-  if (!cfg.empty()) meta.emplace_back("training_config", cfg.dump());
+  if (ckpt.has_config()) meta.emplace_back("training_config", ckpt.config_json);
   return meta;
 }
 
 std::string checkpoint_onnx_bytes(const checkpoint::Checkpoint& ckpt, int opset, bool fp16,
                                   const MetadataOverrides& overrides) {
   ExportOptions options{.opset = opset, .fp16 = fp16, .metadata = checkpoint_metadata(ckpt, overrides)};
-  const auto model = build_attnmil_onnx(ckpt.state, options);
-  std::string bytes;
-  if (!model.SerializeToString(&bytes)) throw InputError(ckpt.path + ": the ONNX model could not be serialised");
-  return bytes;
+  return build_attnmil_onnx(ckpt.state, options);
 }
 
 }  // namespace coughkit::exporter

@@ -47,8 +47,7 @@ Probe make_probe() {
 void ExportRequest::Validate() const {
   if (checkpoint.empty()) throw ConfigError("checkpoint is empty: pass --checkpoint FILE.pth");
   if (out.empty()) throw ConfigError("out is empty: pass --out FILE.onnx");
-  if (opset < kMinOpset || opset > kMaxOpset)
-    throw ConfigError(fmt::format("opset must be in [{}, {}], got {}", kMinOpset, kMaxOpset, opset));
+  ExportOptions{.opset = opset, .fp16 = fp16}.Validate();
   if (!(tolerance > 0.0)) throw ConfigError(fmt::format("tolerance must be > 0, got {}", tolerance));
   engine.Validate();
 }

@@ -28,7 +28,7 @@ struct ServerConfig {
   // Limits.
   std::size_t max_upload_bytes = 25u * 1024 * 1024;  // request body -> 413 beyond
   double max_audio_seconds = 600.0;                   // decoded duration -> 413 beyond
-  double request_timeout_s = 60.0;                    // waiting for a worker + inference -> 504
+  double request_timeout_s = 60.0;                    // arrival to result (worker wait, decode, inference) -> 504
   double header_timeout_s = 10.0;                     // request line + headers; also the body's grace
   double min_upload_kib_per_s = 16.0;                 // average body rate after the grace
   int read_timeout_s = 5;                             // one socket read/write

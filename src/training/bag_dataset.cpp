@@ -16,24 +16,24 @@ void Bag::to_float(float* out) const {
   for (std::size_t i = 0; i < half.size(); ++i) out[i] = half_to_float(half[i]);
 }
 
-std::size_t Split::positives() const {
+std::size_t BagSplit::positives() const {
   std::size_t n = 0;
   for (const Bag& b : bags) n += b.label != 0.0f;
   return n;
 }
 
-std::size_t Split::total_segments() const {
+std::size_t BagSplit::total_segments() const {
   std::size_t n = 0;
   for (const Bag& b : bags) n += b.segments;
   return n;
 }
 
-LoadedSplits load_splits(const std::vector<SplitSource>& sources, const std::string& base_dir,
+LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::string& base_dir,
                          const features::FeatureCache& cache, const features::FeaturePipeline& pipeline, int threads,
                          const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
   std::vector<std::vector<features::LabelledClip>> rows;
   std::vector<features::PrecomputeItem> items;
-  for (const SplitSource& source : sources) {
+  for (const BagSplitSource& source : sources) {
     rows.push_back(features::read_labels_csv(source.csv));
     const std::string base =
         base_dir.empty() ? std::filesystem::path(source.csv).parent_path().string() : base_dir;
@@ -53,7 +53,7 @@ LoadedSplits load_splits(const std::vector<SplitSource>& sources, const std::str
 
   std::size_t item = 0;
   for (std::size_t s = 0; s < sources.size(); ++s) {
-    Split split{sources[s].name, sources[s].csv, {}};
+    BagSplit split{sources[s].name, sources[s].csv, {}};
     for (const auto& row : rows[s]) {
       const auto& audio_path = items[item++].audio_path;
       auto skip = [&](const std::string& error) {

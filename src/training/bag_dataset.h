@@ -29,7 +29,8 @@ struct SkippedRow {
   std::size_t line = 0;
 };
 
-struct Split {
+// One CSV's bags (not dataset::Split, the enum of the corpus builder's splits).
+struct BagSplit {
   std::string name;  // "train", "val", "test"
   std::string csv;   // as given
   std::vector<Bag> bags;
@@ -38,13 +39,14 @@ struct Split {
   std::size_t total_segments() const;
 };
 
-struct SplitSource {
+// Where a BagSplit comes from: its name and its CSV.
+struct BagSplitSource {
   std::string name, csv;
 };
 
 struct LoadedSplits {
-  std::vector<Split> splits;          // in the order of the sources
-  std::vector<SkippedRow> skipped;    // rows without usable images (reported, never faked)
+  std::vector<BagSplit> splits;     // in the order of the sources
+  std::vector<SkippedRow> skipped;  // rows without usable images (reported, never faked)
   features::PrecomputeReport precompute;
 };
 
@@ -53,7 +55,7 @@ struct LoadedSplits {
 // own directory when empty), then loads every entry. Rows whose audio fails, or whose entry
 // is unreadable, are skipped and listed. Throws InputError for an unreadable CSV.
 // `progress(done, total, file_path)` follows the precompute.
-LoadedSplits load_splits(const std::vector<SplitSource>& sources, const std::string& base_dir,
+LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::string& base_dir,
                          const features::FeatureCache& cache, const features::FeaturePipeline& pipeline, int threads,
                          const std::function<void(std::size_t, std::size_t, const std::string&)>& progress = {});
 

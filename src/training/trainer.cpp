@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/float_text.h"
+#include "common/progress_bar.h"
 #include "features/model_input_contract.h"
 #include "common/version.h"
 #include "features/feature_cache.h"
@@ -155,115 +156,87 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 std::string libtorch_version_string() { return TORCH_VERSION; }
 
-// A one-line bar on stderr, only on a terminal (the core's cli::ProgressBar is not part of
-// this module).
-class ConsoleBar {
- public:
-  ConsoleBar(std::string label, std::size_t total, bool wanted)
-      : label_(std::move(label)), total_(total), enabled_(wanted && isatty(STDERR_FILENO) && total > 0), start_(Clock::now()) {}
-  ~ConsoleBar() { clear(); }
-  void update(std::size_t done, const std::string& note) {
-    if (!enabled_) return;
-    constexpr std::size_t kWidth = 30;
-    const std::size_t filled = total_ ? std::min(kWidth, kWidth * done / total_) : 0;
-    fmt::print(stderr, "\r\033[2K{} [{}{}] {}/{} {:.1f}s {}", label_, std::string(filled, '#'), std::string(kWidth - filled, '.'), done,
-               total_, seconds_since(start_), note);
-    std::fflush(stderr);
-  }
-  void clear() {
-    if (enabled_) std::fputs("\r\033[2K", stderr);
-  }
+// The run's progress bars (common/progress_bar.h): counts of clips or batches, drawn when
+// --progress is on (the default), stderr is a terminal and there is something to count.
+// Batches evaluate() runs on `bags` bags.
+std::size_t eval_batches(std::size_t bags, int batch_size) {
+  return (bags + static_cast<std::size_t>(batch_size) - 1) / static_cast<std::size_t>(batch_size);
+}
 
- private:
-  std::string label_;
-  std::size_t total_;
-  bool enabled_;
-  Clock::time_point start_;
-};
+std::unique_ptr<ProgressBar> make_bar(const std::string& label, std::size_t total, bool wanted) {
+  return std::make_unique<ProgressBar>(label, static_cast<double>(total), ProgressUnits::kItems, wanted && total > 0);
+}
 
 // JSON has no NaN: undefined metrics become null.
 json number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
-double number_or_nan(const json& v) { return v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN(); }
 
+// A double that may be undefined: NaN (an AUC on one class) or, for the best score before
+// any epoch, -infinity. JSON has neither, so it is written as null, and null reads back as
+// `kUndefined`. Converts to and from double, so it is used as one.
+template <bool kNegativeInfinity>
+struct MaybeNumber {
+  static constexpr double kUndefined =
+      kNegativeInfinity ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+  double value = kUndefined;
+  MaybeNumber(double v = kUndefined) : value(v) {}  // NOLINT(google-explicit-constructor)
+  operator double() const { return value; }         // NOLINT(google-explicit-constructor)
+};
+using Metric = MaybeNumber<false>;     // undefined = NaN
+using BestScore = MaybeNumber<true>;   // undefined = -infinity
+
+template <bool kNegativeInfinity>
+void to_json(json& j, const MaybeNumber<kNegativeInfinity>& n) {
+  j = number(n.value);
+}
+template <bool kNegativeInfinity>
+void from_json(const json& j, MaybeNumber<kNegativeInfinity>& n) {
+  n.value = j.is_number() ? j.get<double>() : MaybeNumber<kNegativeInfinity>::kUndefined;
+}
+
+// The members are named as train_state.json's fields (the macros below map them by name).
 struct EpochRecord {
   int epoch = 0;
-  double lr = 0, train_loss = 0, val_loss = 0, val_accuracy = 0, val_auc = 0, val_ap = 0, seconds = 0;
+  double lr = 0;
+  Metric train_loss = 0, val_loss = 0, val_accuracy = 0, val_roc_auc = 0, val_average_precision = 0;
+  double seconds = 0;
   bool best = false;
   std::vector<double> step_losses;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EpochRecord, epoch, lr, train_loss, val_loss, val_accuracy, val_roc_auc,
+                                   val_average_precision, seconds, best, step_losses)
 
 // What train_state.json holds: enough to continue after the last finished epoch.
 struct TrainState {
   int epoch = 0;  // last finished epoch (1-based), 0 = none
   bool has_best = false;
   int best_epoch = 0;
-  double best_score = -std::numeric_limits<double>::infinity();
-  double best_auc = std::numeric_limits<double>::quiet_NaN(), best_ap = std::numeric_limits<double>::quiet_NaN();
+  BestScore best_score;
+  Metric best_val_auc, best_val_ap;
   double threshold = kDefaultThreshold;
-  bool threshold_from_data = false;
+  bool threshold_from_validation = false;  // else kDefaultThreshold (F1 undefined on validation)
   int epochs_without_improvement = 0;
   bool stopped_early = false;
   double training_seconds = 0;
   std::uint64_t seed = 0;
   std::vector<EpochRecord> history;
 };
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrainState, epoch, has_best, best_epoch, best_score, best_val_auc, best_val_ap,
+                                   threshold, threshold_from_validation, epochs_without_improvement, stopped_early,
+                                   training_seconds, seed, history)
 
-json to_json(const TrainState& s) {
-  json history = json::array();
-  for (const auto& r : s.history) {
-    history.push_back({{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", number(r.train_loss)}, {"val_loss", number(r.val_loss)},
-                       {"val_accuracy", number(r.val_accuracy)}, {"val_roc_auc", number(r.val_auc)},
-                       {"val_average_precision", number(r.val_ap)}, {"seconds", r.seconds}, {"best", r.best},
-                       {"step_losses", r.step_losses}});
-  }
-  return {{"format", kStateFormat},
-          {"epoch", s.epoch},
-          {"has_best", s.has_best},
-          {"best_epoch", s.best_epoch},
-          {"best_score", number(s.best_score)},
-          {"best_val_auc", number(s.best_auc)},
-          {"best_val_ap", number(s.best_ap)},
-          {"threshold", s.threshold},
-          {"threshold_from_validation", s.threshold_from_data},
-          {"epochs_without_improvement", s.epochs_without_improvement},
-          {"stopped_early", s.stopped_early},
-          {"training_seconds", s.training_seconds},
-          {"seed", s.seed},
-          {"rng", "each epoch reseeds torch::manual_seed and the std::mt19937_64 of shuffling and augmentation with "
-                  "epoch_seed(seed, epoch), so nothing else needs saving"},
-          {"history", history}};
+// train_state.json: the state, its format and a note on the random generators.
+json state_json(const TrainState& s) {
+  json j = s;
+  j["format"] = kStateFormat;
+  j["rng"] =
+      "each epoch reseeds torch::manual_seed and the std::mt19937_64 of shuffling and augmentation with "
+      "epoch_seed(seed, epoch), so nothing else needs saving";
+  return j;
 }
 
 TrainState state_from_json(const json& j) {
   if (j.value("format", 0) != kStateFormat) throw std::runtime_error("unknown format");
-  TrainState s;
-  s.epoch = j.at("epoch").get<int>();
-  s.has_best = j.at("has_best").get<bool>();
-  s.best_epoch = j.at("best_epoch").get<int>();
-  s.best_score = j.at("best_score").is_number() ? j.at("best_score").get<double>() : -std::numeric_limits<double>::infinity();
-  s.best_auc = number_or_nan(j.at("best_val_auc"));
-  s.best_ap = number_or_nan(j.at("best_val_ap"));
-  s.threshold = j.at("threshold").get<double>();
-  s.threshold_from_data = j.at("threshold_from_validation").get<bool>();
-  s.epochs_without_improvement = j.at("epochs_without_improvement").get<int>();
-  s.stopped_early = j.at("stopped_early").get<bool>();
-  s.training_seconds = j.at("training_seconds").get<double>();
-  s.seed = j.at("seed").get<std::uint64_t>();
-  for (const auto& r : j.at("history")) {
-    EpochRecord e;
-    e.epoch = r.at("epoch").get<int>();
-    e.lr = r.at("lr").get<double>();
-    e.train_loss = number_or_nan(r.at("train_loss"));
-    e.val_loss = number_or_nan(r.at("val_loss"));
-    e.val_accuracy = number_or_nan(r.at("val_accuracy"));
-    e.val_auc = number_or_nan(r.at("val_roc_auc"));
-    e.val_ap = number_or_nan(r.at("val_average_precision"));
-    e.seconds = r.at("seconds").get<double>();
-    e.best = r.at("best").get<bool>();
-    e.step_losses = r.at("step_losses").get<std::vector<double>>();
-    s.history.push_back(std::move(e));
-  }
-  return s;
+  return j.get<TrainState>();
 }
 
 std::string file_name(const std::string& path) { return path.empty() ? "" : fs::path(path).filename().string(); }
@@ -318,7 +291,7 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
           {"pos_weight", pos_weight},
           {"highpass_hz", plain(o.highpass_hz)},
           {"threshold", s.threshold},
-          {"threshold_source", s.threshold_from_data ? "max F1 on validation" : "default (F1 undefined on validation)"},
+          {"threshold_source", s.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)"},
           {"train_csv", file_name(o.train_csv)},
           {"val_csv", file_name(o.val_csv)},
           {"test_csv", file_name(o.test_csv)},
@@ -330,8 +303,9 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
 std::string history_csv(const std::vector<EpochRecord>& history) {
   std::string s = "epoch,lr,train_loss,val_loss,val_accuracy,val_roc_auc,val_average_precision,seconds,best\n";
   for (const auto& r : history) {
-    s += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{}\n", r.epoch, r.lr, r.train_loss, r.val_loss, r.val_accuracy,
-                     r.val_auc, r.val_ap, r.seconds, r.best ? 1 : 0);
+    s += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{}\n", r.epoch, r.lr, r.train_loss.value,
+                     r.val_loss.value, r.val_accuracy.value, r.val_roc_auc.value, r.val_average_precision.value, r.seconds,
+                     r.best ? 1 : 0);
   }
   return s;
 }
@@ -350,7 +324,7 @@ void write_curves(const std::string& dir, const std::vector<EpochRecord>& histor
     epochs.push_back(r.epoch);
     train.push_back(r.train_loss);
     val.push_back(r.val_loss);
-    auc.push_back(r.val_auc);
+    auc.push_back(r.val_roc_auc);
   }
   io::write_file_atomically(fs::path(dir) / "training_curves.svg", training_curves_svg(epochs, train, val, auc));
   io::write_file_atomically(fs::path(dir) / "history.csv", history_csv(history));
@@ -373,255 +347,348 @@ json evaluation_json(const Evaluation& ev, double threshold) {
 
 std::string fmt_metric(double v, int decimals) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : "n/a"; }
 
+// One `coughkit train` run, step by step: the bags, the model (resumed, initialised or
+// random), the epochs, then the best model on every split.
+class TrainingRun {
+ public:
+  explicit TrainingRun(const TrainOptions& options);
+  int run();
+
+ private:
+  void load_data();
+  void check_data();
+  void start_model();
+  void start_optimizer();
+  void run_epoch(int epoch);
+  double train_epoch(int epoch, std::mt19937_64& rng, EpochRecord& record);  // returns training segments/s
+  Evaluation validate(int epoch);
+  void select_model(int epoch, const Evaluation& ev, EpochRecord& record);
+  void save_epoch(int epoch, const Evaluation& ev);
+  void log_epoch(const EpochRecord& record, const Evaluation& ev, double segments_per_s) const;
+  json evaluate_best_on(AttnMILResNet& best, const BagSplit& split);
+  void write_metrics(json metrics) const;
+  json config() const {  // of the checkpoints
+    return checkpoint_config(options_, state_, pos_weight_, train().bags.size(), val().bags.size());
+  }
+  const BagSplit& train() const { return data_.splits[0]; }
+  const BagSplit& val() const { return data_.splits[1]; }
+
+  const TrainOptions& options_;
+  const fs::path out_dir_, best_path_, last_path_, optimizer_path_, state_path_;
+  int threads_ = 1;
+  LoadedSplits data_;
+  double pos_weight_ = 1;
+  bool val_auc_defined_ = true;
+  TrainState state_;
+  AttnMILResNet model_{nullptr};
+  bool resumed_ = false;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  AugmentOptions augment_;
+};
+
+TrainingRun::TrainingRun(const TrainOptions& options)
+    : options_(options),
+      out_dir_(options.out_dir),
+      best_path_(out_dir_ / "best_model.pth"),
+      last_path_(out_dir_ / "last_checkpoint.pth"),
+      optimizer_path_(out_dir_ / "last_optimizer.pt"),
+      state_path_(out_dir_ / "train_state.json") {
+  fs::create_directories(out_dir_);
+  threads_ = options.threads > 0 ? options.threads
+                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads_);
+  augment_.probability = options.augment_probability;
+}
+
+int TrainingRun::run() {
+  load_data();
+  check_data();
+  start_model();
+  start_optimizer();
+  for (int epoch = state_.epoch + 1; epoch <= options_.epochs && !state_.stopped_early; ++epoch) run_epoch(epoch);
+  if (!state_.has_best || !fs::exists(best_path_))
+    throw std::runtime_error(fmt::format("{} was not written", best_path_.string()));
+
+  // The best model on every split: metrics.json, history.csv, plots.
+  AttnMILResNet best = load_checkpoint_model(best_path_.string(), options_.dropout);
+  json metrics;
+  for (const BagSplit& split : data_.splits) metrics[split.name] = evaluate_best_on(best, split);
+  write_metrics(std::move(metrics));
+  return 0;
+}
+
+// Features: precompute what the cache lacks, then hold every bag in memory.
+void TrainingRun::load_data() {
+  features::PreprocessConfig preprocess;
+  preprocess.condition.highpass_hz = options_.highpass_hz;
+  const std::string cache_dir = options_.cache_dir.empty() ? (out_dir_ / "cache").string() : options_.cache_dir;
+  const features::FeatureCache cache(cache_dir, preprocess);
+  const features::FeaturePipeline pipeline(preprocess);
+  std::vector<BagSplitSource> sources{{"train", options_.train_csv}, {"val", options_.val_csv}};
+  if (!options_.test_csv.empty()) sources.push_back({"test", options_.test_csv});
+  {
+    std::unique_ptr<ProgressBar> bar;
+    data_ = load_splits(sources, options_.base_dir, cache, pipeline, options_.threads,
+                        [&](std::size_t done, std::size_t total, const std::string& item) {
+                          if (!bar) bar = make_bar("features", total, options_.progress);
+                          bar->set(static_cast<double>(done), item);  // a long path keeps its end
+                        });
+  }
+  const auto& report = data_.precompute;
+  spdlog::info("features: {} clips in {} ({} computed, {} cached, {} failed) in {:.1f} s", report.total, cache_dir,
+               report.computed, report.reused, report.failures.size(), report.seconds);
+  constexpr std::size_t kShownSkips = 20;
+  for (std::size_t i = 0; i < data_.skipped.size() && i < kShownSkips; ++i) {
+    const auto& s = data_.skipped[i];
+    spdlog::warn("skipped {}:{} {}: {}", s.csv, s.line, s.file_path, s.error);
+  }
+  if (data_.skipped.size() > kShownSkips) {
+    spdlog::warn("... and {} more skipped rows (all listed in metrics.json)", data_.skipped.size() - kShownSkips);
+  }
+}
+
+// Both classes to train on, a validation set, and what follows from them: the loss's
+// pos_weight and whether the best epoch can be chosen by ROC-AUC.
+void TrainingRun::check_data() {
+  for (const BagSplit& split : data_.splits) {
+    spdlog::info("{}: {} bags ({} cough, {} no cough), {} segments", split.name, split.bags.size(), split.positives(),
+                 split.negatives(), split.total_segments());
+  }
+  const BagSplit& train = this->train();
+  const BagSplit& val = this->val();
+  if (train.bags.empty()) throw InputError(fmt::format("{}: no usable training bags", options_.train_csv));
+  if (train.positives() == 0 || train.negatives() == 0) {
+    throw InputError(fmt::format("{}: the training set needs both classes ({} cough, {} no cough bags)",
+                                 options_.train_csv, train.positives(), train.negatives()));
+  }
+  if (val.bags.empty()) throw InputError(fmt::format("{}: no usable validation bags", options_.val_csv));
+  val_auc_defined_ = val.positives() > 0 && val.negatives() > 0;
+  if (!val_auc_defined_) {
+    spdlog::warn("{}: validation has one class only, so ROC-AUC is undefined; the best epoch is the lowest validation loss",
+                 options_.val_csv);
+  }
+  pos_weight_ = static_cast<double>(train.negatives()) / static_cast<double>(train.positives());
+}
+
+// The model: resumed from last_checkpoint.pth and train_state.json, initialised from
+// --init, or random.
+void TrainingRun::start_model() {
+  state_.seed = options_.seed;
+  if (options_.resume && fs::exists(state_path_)) {
+    if (fs::exists(last_path_) && fs::exists(optimizer_path_)) {
+      try {
+        std::ifstream in(state_path_);
+        state_ = state_from_json(json::parse(in));
+      } catch (const std::exception& e) {
+        throw InputError(
+            fmt::format("{}: cannot resume ({}); use --no-resume to start over", state_path_.string(), e.what()));
+      }
+      if (state_.seed != options_.seed) {
+        spdlog::warn("resuming a run seeded with {} (--seed {} ignored for the remaining epochs)", state_.seed,
+                     options_.seed);
+      }
+      model_ = load_checkpoint_model(last_path_.string(), options_.dropout);
+      resumed_ = true;
+    } else {
+      spdlog::warn("{} has train_state.json but not last_checkpoint.pth and last_optimizer.pt: starting over",
+                   out_dir_.string());
+    }
+  }
+  if (!resumed_) {
+    torch::manual_seed(options_.seed);
+    if (!options_.init.empty()) {
+      model_ = load_checkpoint_model(options_.init, options_.dropout);
+      spdlog::info("initial weights from {}", options_.init);
+    } else {
+      model_ = AttnMILResNet(options_.dropout);
+      spdlog::info("initial weights: random (seed {}); ImageNet weights are not downloaded, use --init CKPT to start "
+                   "from a checkpoint",
+                   options_.seed);
+    }
+  }
+  // Padded slots through the backbone (the reference) or only the real segments.
+  model_->set_skip_padding(!options_.reference_padding);
+}
+
+// AdamW, with its state when resumed; and the recipe in the log.
+void TrainingRun::start_optimizer() {
+  optimizer_ = make_optimizer(model_, options_.lr, options_.weight_decay);
+  if (resumed_) {
+    torch::load(*optimizer_, optimizer_path_.string());
+    spdlog::info("resuming {} after epoch {} (best epoch {}, {} without improvement){}", out_dir_.string(),
+                 state_.epoch, state_.best_epoch, state_.epochs_without_improvement,
+                 state_.epoch < options_.epochs && !state_.stopped_early
+                     ? fmt::format(": continuing with epoch {}", state_.epoch + 1)
+                     : ": nothing left to train");
+  }
+  spdlog::info("training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, "
+               "augmentation p {:g}, dropout {:g}, {} threads, {}",
+               options_.epochs, options_.batch_size, options_.lr, options_.min_lr, options_.weight_decay, pos_weight_,
+               options_.augment_probability, options_.dropout, threads_,
+               options_.reference_padding ? "padded slots through the backbone (reference)"
+                                          : "real segments only through the backbone");
+}
+
+void TrainingRun::run_epoch(int epoch) {
+  const auto epoch_start = Clock::now();
+  EpochRecord record;
+  record.epoch = epoch;
+  record.lr = cosine_lr(epoch - 1, options_.epochs, options_.lr, options_.min_lr);
+  set_learning_rate(*optimizer_, record.lr);
+  const std::uint64_t seed = epoch_seed(state_.seed, epoch);  // the run's seed, also when resumed
+  torch::manual_seed(seed);
+  std::mt19937_64 rng(seed);
+  const double segments_per_s = train_epoch(epoch, rng, record);
+  const Evaluation ev = validate(epoch);
+  record.val_loss = ev.loss;
+  record.val_accuracy = ev.accuracy;
+  record.val_roc_auc = ev.roc_auc;
+  record.val_average_precision = ev.average_precision;
+  select_model(epoch, ev, record);
+  record.seconds = seconds_since(epoch_start);
+  state_.training_seconds += record.seconds;
+  state_.epoch = epoch;
+  state_.history.push_back(record);
+  if (options_.patience > 0 && state_.epochs_without_improvement >= options_.patience && epoch < options_.epochs) {
+    state_.stopped_early = true;
+  }
+  save_epoch(epoch, ev);
+  log_epoch(record, ev, segments_per_s);
+}
+
+// One pass over the shuffled training bags, augmented; the step losses go into `record`.
+double TrainingRun::train_epoch(int epoch, std::mt19937_64& rng, EpochRecord& record) {
+  auto batches = shuffled_batches(train().bags.size(), options_.batch_size, rng);
+  // A last batch of one bag cannot train BatchNorm1d (it needs two values per channel);
+  // that bag sits this epoch out (another one next epoch: the order is reshuffled).
+  if (batches.size() > 1 && batches.back().size() == 1) batches.pop_back();
+  if (options_.max_steps_per_epoch > 0 && batches.size() > static_cast<std::size_t>(options_.max_steps_per_epoch)) {
+    batches.resize(static_cast<std::size_t>(options_.max_steps_per_epoch));
+  }
+  double loss_sum = 0;
+  std::size_t bags_seen = 0, segments_seen = 0;
+  const auto train_start = Clock::now();
+  {
+    const auto bar = make_bar(fmt::format("epoch {}/{}", epoch, options_.epochs), batches.size(), options_.progress);
+    for (std::size_t step = 0; step < batches.size(); ++step) {
+      std::vector<const Bag*> bags;
+      for (std::size_t i : batches[step]) bags.push_back(&train().bags[i]);
+      const Batch batch = make_batch(bags, &augment_, &rng);
+      const double loss = train_step(model_, *optimizer_, batch, pos_weight_);
+      if (!std::isfinite(loss)) {
+        throw std::runtime_error(
+            fmt::format("training diverged: loss {} at epoch {} step {}; try a lower --lr", loss, epoch, step + 1));
+      }
+      record.step_losses.push_back(loss);
+      loss_sum += loss * static_cast<double>(bags.size());
+      bags_seen += bags.size();
+      for (const Bag* bag : bags) segments_seen += bag->segments;
+      bar->set(static_cast<double>(step + 1), fmt::format("loss {:.4f}", loss_sum / static_cast<double>(bags_seen)));
+    }
+  }
+  record.train_loss = loss_sum / static_cast<double>(bags_seen);
+  return static_cast<double>(segments_seen) / seconds_since(train_start);
+}
+
+Evaluation TrainingRun::validate(int epoch) {
+  const auto bar = make_bar(fmt::format("validation {}/{}", epoch, options_.epochs),
+                            eval_batches(val().bags.size(), options_.batch_size), options_.progress);
+  return evaluate(model_, val().bags, options_.batch_size, pos_weight_,
+                  [&](std::size_t, std::size_t) { bar->advance(); });
+}
+
+// Model selection: validation ROC-AUC (the lowest loss when AUC is undefined). A better
+// epoch is saved as best_model.pth with the threshold that maximises F1 on validation.
+void TrainingRun::select_model(int epoch, const Evaluation& ev, EpochRecord& record) {
+  const double score = val_auc_defined_ ? ev.roc_auc : -ev.loss;
+  record.best = !state_.has_best || score > state_.best_score;
+  if (!record.best) {
+    ++state_.epochs_without_improvement;
+    return;
+  }
+  const ThresholdChoice choice = best_f1_threshold(ev.probabilities, ev.labels, kDefaultThreshold);
+  state_.has_best = true;
+  state_.best_epoch = epoch;
+  state_.best_score = score;
+  state_.best_val_auc = ev.roc_auc;
+  state_.best_val_ap = ev.average_precision;
+  state_.threshold = choice.threshold;
+  state_.threshold_from_validation = choice.from_data;
+  state_.epochs_without_improvement = 0;
+  save_checkpoint(best_path_.string(), model_, {epoch, ev.roc_auc, ev.average_precision, config()});
+}
+
+// The last checkpoint and optimizer first, train_state.json last: it is what resuming
+// trusts, so an interruption in between repeats the epoch instead of skipping it.
+void TrainingRun::save_epoch(int epoch, const Evaluation& ev) {
+  save_checkpoint(last_path_.string(), model_, {epoch, ev.roc_auc, ev.average_precision, config()});
+  save_optimizer(*optimizer_, optimizer_path_);
+  io::write_file_atomically(state_path_, state_json(state_).dump(1) + "\n");
+  write_curves(out_dir_.string(), state_.history);
+}
+
+void TrainingRun::log_epoch(const EpochRecord& record, const Evaluation& ev, double segments_per_s) const {
+  spdlog::info("epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} "
+               "train segments/s){}",
+               record.epoch, options_.epochs, record.lr, record.train_loss.value, record.val_loss.value,
+               fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4),
+               record.seconds, segments_per_s, record.best ? "  *best*" : "");
+  if (state_.stopped_early) {
+    spdlog::info("early stopping: validation {} has not improved for {} epochs (best epoch {})",
+                 val_auc_defined_ ? "AUC" : "loss", state_.epochs_without_improvement, state_.best_epoch);
+  }
+}
+
+// The best model on one split: its metrics (returned), ROC and PR curves, a log line.
+json TrainingRun::evaluate_best_on(AttnMILResNet& best, const BagSplit& split) {
+  Evaluation ev;
+  {
+    const auto bar = make_bar(fmt::format("evaluating {}", split.name),
+                              eval_batches(split.bags.size(), options_.batch_size), options_.progress);
+    ev = evaluate(best, split.bags, options_.batch_size, pos_weight_,
+                  [&](std::size_t, std::size_t) { bar->advance(); });
+  }
+  const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
+  io::write_file_atomically(out_dir_ / fmt::format("roc_{}.svg", split.name),
+                            roc_svg(split.name, roc_curve(ev.probabilities, ev.labels), ev.roc_auc));
+  io::write_file_atomically(out_dir_ / fmt::format("pr_{}.svg", split.name),
+                            pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels),
+                                   ev.average_precision, rate));
+  spdlog::info("best model on {}: loss {:.4f}  acc {}  AUC {}  AP {}  ({} bags, {} cough)", split.name, ev.loss,
+               fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), ev.n_bags,
+               ev.n_positive);
+  return evaluation_json(ev, state_.threshold);
+}
+
+// metrics.json: the splits' metrics, the threshold, the run and its options; the curves once more.
+void TrainingRun::write_metrics(json metrics) const {
+  json skipped = json::array();
+  for (const auto& s : data_.skipped) {
+    skipped.push_back({{"split", s.split}, {"csv", s.csv}, {"line", s.line}, {"file_path", s.file_path}, {"error", s.error}});
+  }
+  metrics["threshold"] = state_.threshold;
+  metrics["threshold_source"] =
+      state_.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)";
+  metrics["best_epoch"] = state_.best_epoch;
+  metrics["epochs_run"] = state_.epoch;
+  metrics["stopped_early"] = state_.stopped_early;
+  metrics["training_seconds"] = state_.training_seconds;
+  metrics["pos_weight"] = pos_weight_;
+  metrics["options"] = options_json(options_);
+  metrics["skipped"] = skipped;
+  metrics["libtorch_version"] = libtorch_version_string();
+  metrics["coughkit_version"] = version_string();
+  io::write_file_atomically(out_dir_ / "metrics.json", metrics.dump(2) + "\n");
+  write_curves(out_dir_.string(), state_.history);
+  spdlog::info("best epoch {} (val AUC {}), threshold {:.4f}; wrote {}", state_.best_epoch,
+               fmt_metric(state_.best_val_auc, 4), state_.threshold, best_path_.string());
+}
+
 }  // namespace
 
 int run_training(const TrainOptions& options) {
   options.Validate();
-  const fs::path out_dir(options.out_dir);
-  fs::create_directories(out_dir);
-  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-  const fs::path best_path = out_dir / "best_model.pth", last_path = out_dir / "last_checkpoint.pth",
-                 optimizer_path = out_dir / "last_optimizer.pt", state_path = out_dir / "train_state.json";
-
-  // --- Features: precompute what the cache lacks, then hold every bag in memory. ---
-  features::PreprocessConfig preprocess;
-  preprocess.condition.highpass_hz = options.highpass_hz;
-  const std::string cache_dir = options.cache_dir.empty() ? (out_dir / "cache").string() : options.cache_dir;
-  const features::FeatureCache cache(cache_dir, preprocess);
-  const features::FeaturePipeline pipeline(preprocess);
-  std::vector<SplitSource> sources{{"train", options.train_csv}, {"val", options.val_csv}};
-  if (!options.test_csv.empty()) sources.push_back({"test", options.test_csv});
-
-  LoadedSplits data;
-  {
-    std::unique_ptr<ConsoleBar> bar;
-    data = load_splits(sources, options.base_dir, cache, pipeline, options.threads,
-                       [&](std::size_t done, std::size_t total, const std::string& item) {
-                         if (!bar) bar = std::make_unique<ConsoleBar>("features", total, options.progress);
-                         bar->update(done, item.size() > 40 ? "..." + item.substr(item.size() - 37) : item);
-                       });
-  }
-  const auto& report = data.precompute;
-  spdlog::info("features: {} clips in {} ({} computed, {} cached, {} failed) in {:.1f} s", report.total, cache_dir, report.computed,
-               report.reused, report.failures.size(), report.seconds);
-  constexpr std::size_t kShownSkips = 20;
-  for (std::size_t i = 0; i < data.skipped.size() && i < kShownSkips; ++i) {
-    const auto& s = data.skipped[i];
-    spdlog::warn("skipped {}:{} {}: {}", s.csv, s.line, s.file_path, s.error);
-  }
-  if (data.skipped.size() > kShownSkips) {
-    spdlog::warn("... and {} more skipped rows (all listed in metrics.json)", data.skipped.size() - kShownSkips);
-  }
-  const Split& train = data.splits[0];
-  const Split& val = data.splits[1];
-  for (const Split& split : data.splits) {
-    spdlog::info("{}: {} bags ({} cough, {} no cough), {} segments", split.name, split.bags.size(), split.positives(), split.negatives(),
-                 split.total_segments());
-  }
-  if (train.bags.empty()) throw InputError(fmt::format("{}: no usable training bags", options.train_csv));
-  if (train.positives() == 0 || train.negatives() == 0) {
-    throw InputError(fmt::format("{}: the training set needs both classes ({} cough, {} no cough bags)", options.train_csv,
-                                 train.positives(), train.negatives()));
-  }
-  if (val.bags.empty()) throw InputError(fmt::format("{}: no usable validation bags", options.val_csv));
-  const bool val_auc_defined = val.positives() > 0 && val.negatives() > 0;
-  if (!val_auc_defined) {
-    spdlog::warn("{}: validation has one class only, so ROC-AUC is undefined; the best epoch is the lowest validation loss",
-                 options.val_csv);
-  }
-  const double pos_weight = static_cast<double>(train.negatives()) / static_cast<double>(train.positives());
-
-  // --- Model and optimizer: resumed, initialised from a checkpoint, or from scratch. ---
-  TrainState state;
-  state.seed = options.seed;
-  AttnMILResNet model{nullptr};
-  bool resumed = false;
-  if (options.resume && fs::exists(state_path)) {
-    if (fs::exists(last_path) && fs::exists(optimizer_path)) {
-      try {
-        std::ifstream in(state_path);
-        state = state_from_json(json::parse(in));
-      } catch (const std::exception& e) {
-        throw InputError(fmt::format("{}: cannot resume ({}); use --no-resume to start over", state_path.string(), e.what()));
-      }
-      if (state.seed != options.seed) {
-        spdlog::warn("resuming a run seeded with {} (--seed {} ignored for the remaining epochs)", state.seed, options.seed);
-      }
-      model = load_checkpoint_model(last_path.string(), options.dropout);
-      resumed = true;
-    } else {
-      spdlog::warn("{} has train_state.json but not last_checkpoint.pth and last_optimizer.pt: starting over", out_dir.string());
-    }
-  }
-  if (!resumed) {
-    torch::manual_seed(options.seed);
-    if (!options.init.empty()) {
-      model = load_checkpoint_model(options.init, options.dropout);
-      spdlog::info("initial weights from {}", options.init);
-    } else {
-      model = AttnMILResNet(options.dropout);
-      spdlog::info("initial weights: random (seed {}); ImageNet weights are not downloaded, use --init CKPT to start from a checkpoint",
-                   options.seed);
-    }
-  }
-  // Padded slots through the backbone (the reference) or only the real segments.
-  model->set_skip_padding(!options.reference_padding);
-  auto optimizer = make_optimizer(model, options.lr, options.weight_decay);
-  if (resumed) {
-    torch::load(*optimizer, optimizer_path.string());
-    spdlog::info("resuming {} after epoch {} (best epoch {}, {} without improvement){}", out_dir.string(), state.epoch, state.best_epoch,
-                 state.epochs_without_improvement, state.epoch < options.epochs && !state.stopped_early
-                                                       ? fmt::format(": continuing with epoch {}", state.epoch + 1)
-                                                       : ": nothing left to train");
-  }
-  spdlog::info("training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, augmentation p {:g}, "
-               "dropout {:g}, {} threads, {}",
-               options.epochs, options.batch_size, options.lr, options.min_lr, options.weight_decay, pos_weight,
-               options.augment_probability, options.dropout, threads,
-               options.reference_padding ? "padded slots through the backbone (reference)" : "real segments only through the backbone");
-
-  AugmentOptions augment;
-  augment.probability = options.augment_probability;
-
-  // --- Epochs. ---
-  for (int epoch = state.epoch + 1; epoch <= options.epochs && !state.stopped_early; ++epoch) {
-    const auto epoch_start = Clock::now();
-    EpochRecord record;
-    record.epoch = epoch;
-    record.lr = cosine_lr(epoch - 1, options.epochs, options.lr, options.min_lr);
-    set_learning_rate(*optimizer, record.lr);
-    const std::uint64_t seed = epoch_seed(state.seed, epoch);  // the run's seed, also when resumed
-    torch::manual_seed(seed);
-    std::mt19937_64 rng(seed);
-    auto batches = shuffled_batches(train.bags.size(), options.batch_size, rng);
-    // A last batch of one bag cannot train BatchNorm1d (it needs two values per channel);
-    // that bag sits this epoch out (another one next epoch: the order is reshuffled).
-    if (batches.size() > 1 && batches.back().size() == 1) batches.pop_back();
-    if (options.max_steps_per_epoch > 0 && batches.size() > static_cast<std::size_t>(options.max_steps_per_epoch)) {
-      batches.resize(static_cast<std::size_t>(options.max_steps_per_epoch));
-    }
-
-    double loss_sum = 0;
-    std::size_t bags_seen = 0, segments_seen = 0;
-    const auto train_start = Clock::now();
-    {
-      ConsoleBar bar(fmt::format("epoch {}/{}", epoch, options.epochs), batches.size(), options.progress);
-      for (std::size_t step = 0; step < batches.size(); ++step) {
-        std::vector<const Bag*> bags;
-        for (std::size_t i : batches[step]) bags.push_back(&train.bags[i]);
-        const Batch batch = make_batch(bags, &augment, &rng);
-        const double loss = train_step(model, *optimizer, batch, pos_weight);
-        if (!std::isfinite(loss)) {
-          throw std::runtime_error(fmt::format("training diverged: loss {} at epoch {} step {}; try a lower --lr", loss, epoch, step + 1));
-        }
-        record.step_losses.push_back(loss);
-        loss_sum += loss * static_cast<double>(bags.size());
-        bags_seen += bags.size();
-        for (const Bag* bag : bags) segments_seen += bag->segments;
-        bar.update(step + 1, fmt::format("loss {:.4f}", loss_sum / static_cast<double>(bags_seen)));
-      }
-    }
-    record.train_loss = loss_sum / static_cast<double>(bags_seen);
-    const double segments_per_s = static_cast<double>(segments_seen) / seconds_since(train_start);
-
-    Evaluation ev;
-    {
-      ConsoleBar bar(fmt::format("validation {}/{}", epoch, options.epochs), (val.bags.size() + static_cast<std::size_t>(options.batch_size) - 1) / static_cast<std::size_t>(options.batch_size),
-                     options.progress);
-      std::size_t batches_done = 0;
-      ev = evaluate(model, val.bags, options.batch_size, pos_weight, [&](std::size_t, std::size_t) { bar.update(++batches_done, ""); });
-    }
-    record.val_loss = ev.loss;
-    record.val_accuracy = ev.accuracy;
-    record.val_auc = ev.roc_auc;
-    record.val_ap = ev.average_precision;
-
-    // Model selection: validation ROC-AUC (the lowest loss when AUC is undefined).
-    const double score = val_auc_defined ? ev.roc_auc : -ev.loss;
-    record.best = !state.has_best || score > state.best_score;
-    if (record.best) {
-      const ThresholdChoice choice = best_f1_threshold(ev.probabilities, ev.labels, kDefaultThreshold);
-      state.has_best = true;
-      state.best_epoch = epoch;
-      state.best_score = score;
-      state.best_auc = ev.roc_auc;
-      state.best_ap = ev.average_precision;
-      state.threshold = choice.threshold;
-      state.threshold_from_data = choice.from_data;
-      state.epochs_without_improvement = 0;
-      save_checkpoint(best_path.string(), model,
-                      {epoch, ev.roc_auc, ev.average_precision, checkpoint_config(options, state, pos_weight, train.bags.size(), val.bags.size())});
-    } else {
-      ++state.epochs_without_improvement;
-    }
-    record.seconds = seconds_since(epoch_start);
-    state.training_seconds += record.seconds;
-    state.epoch = epoch;
-    state.history.push_back(record);
-    if (options.patience > 0 && state.epochs_without_improvement >= options.patience && epoch < options.epochs) {
-      state.stopped_early = true;
-    }
-
-    // The last checkpoint and optimizer first, train_state.json last: it is what resuming
-    // trusts, so an interruption in between repeats the epoch instead of skipping it.
-    save_checkpoint(last_path.string(), model,
-                    {epoch, ev.roc_auc, ev.average_precision, checkpoint_config(options, state, pos_weight, train.bags.size(), val.bags.size())});
-    save_optimizer(*optimizer, optimizer_path);
-    io::write_file_atomically(state_path, to_json(state).dump(1) + "\n");
-    write_curves(out_dir.string(), state.history);
-
-    spdlog::info("epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} train segments/s){}",
-                 epoch, options.epochs, record.lr, record.train_loss, record.val_loss, fmt_metric(ev.accuracy, 3),
-                 fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), record.seconds, segments_per_s,
-                 record.best ? "  *best*" : "");
-    if (state.stopped_early) {
-      spdlog::info("early stopping: validation {} has not improved for {} epochs (best epoch {})", val_auc_defined ? "AUC" : "loss",
-                   state.epochs_without_improvement, state.best_epoch);
-    }
-  }
-  if (!state.has_best || !fs::exists(best_path)) throw std::runtime_error(fmt::format("{} was not written", best_path.string()));
-
-  // --- The best model on every split: metrics.json, history.csv, plots. ---
-  AttnMILResNet best = load_checkpoint_model(best_path.string(), options.dropout);
-  json metrics;
-  for (const Split& split : data.splits) {
-    Evaluation ev;
-    {
-      ConsoleBar bar(fmt::format("evaluating {}", split.name), (split.bags.size() + static_cast<std::size_t>(options.batch_size) - 1) / static_cast<std::size_t>(options.batch_size),
-                     options.progress);
-      std::size_t done = 0;
-      ev = evaluate(best, split.bags, options.batch_size, pos_weight, [&](std::size_t, std::size_t) { bar.update(++done, ""); });
-    }
-    metrics[split.name] = evaluation_json(ev, state.threshold);
-    const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
-    io::write_file_atomically(out_dir / fmt::format("roc_{}.svg", split.name),
-                              roc_svg(split.name, roc_curve(ev.probabilities, ev.labels), ev.roc_auc));
-    io::write_file_atomically(out_dir / fmt::format("pr_{}.svg", split.name),
-                              pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels), ev.average_precision, rate));
-    spdlog::info("best model on {}: loss {:.4f}  acc {}  AUC {}  AP {}  ({} bags, {} cough)", split.name, ev.loss, fmt_metric(ev.accuracy, 3),
-                 fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), ev.n_bags, ev.n_positive);
-  }
-  json skipped = json::array();
-  for (const auto& s : data.skipped) {
-    skipped.push_back({{"split", s.split}, {"csv", s.csv}, {"line", s.line}, {"file_path", s.file_path}, {"error", s.error}});
-  }
-  metrics["threshold"] = state.threshold;
-  metrics["threshold_source"] = state.threshold_from_data ? "max F1 on validation" : "default (F1 undefined on validation)";
-  metrics["best_epoch"] = state.best_epoch;
-  metrics["epochs_run"] = state.epoch;
-  metrics["stopped_early"] = state.stopped_early;
-  metrics["training_seconds"] = state.training_seconds;
-  metrics["pos_weight"] = pos_weight;
-  metrics["options"] = options_json(options);
-  metrics["skipped"] = skipped;
-  metrics["libtorch_version"] = libtorch_version_string();
-  metrics["coughkit_version"] = version_string();
-  io::write_file_atomically(out_dir / "metrics.json", metrics.dump(2) + "\n");
-  write_curves(out_dir.string(), state.history);
-  spdlog::info("best epoch {} (val AUC {}), threshold {:.4f}; wrote {}", state.best_epoch, fmt_metric(state.best_auc, 4), state.threshold,
-               (out_dir / "best_model.pth").string());
-  return 0;
+  return TrainingRun(options).run();
 }
 
 }  // namespace coughkit::training

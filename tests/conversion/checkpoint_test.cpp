@@ -52,7 +52,7 @@ TEST(Checkpoint, EveryVariantMatchesPyTorch) {
       EXPECT_EQ(ckpt.epoch, manifest.at("epoch").get<std::int64_t>());
       EXPECT_DOUBLE_EQ(ckpt.val_auc.value_or(-1), manifest.at("val_auc").get<double>());
       EXPECT_DOUBLE_EQ(ckpt.val_ap.value_or(-1), manifest.at("val_ap").get<double>());
-      EXPECT_EQ(ckpt.config, manifest.at("config"));
+      EXPECT_EQ(nlohmann::json::parse(ckpt.config_json), manifest.at("config"));
     }
     const auto engine = detection::open_engine(path, {.threads = 2});
     const auto& expected = manifest.at("expected").at(entry.at("expected").get<std::string>());

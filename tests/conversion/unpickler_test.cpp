@@ -34,7 +34,7 @@ std::string unicode(const std::string& s) {
 struct Loaded {
   Arena arena;
   StorageTable storages;
-  Value value;
+  PickleValue value;
 };
 
 std::unique_ptr<Loaded> load(const std::string& bytes) {

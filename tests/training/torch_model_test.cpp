@@ -281,8 +281,8 @@ TEST(TorchCheckpoint, SaveCheckpointReadsBackInPythonAndInCoughkitsReader) {
   EXPECT_EQ(*ckpt.epoch, 12);
   EXPECT_DOUBLE_EQ(*ckpt.val_auc, 0.9375);
   EXPECT_DOUBLE_EQ(*ckpt.val_ap, 0.90625);
-  EXPECT_DOUBLE_EQ(ckpt.config.at("threshold").get<double>(), 0.45);
-  EXPECT_EQ(ckpt.config.at("model"), "AttnMILResNet");
+  EXPECT_DOUBLE_EQ(ckpt.config_number("threshold").value_or(-1), 0.45);
+  EXPECT_EQ(ckpt.config_string("model"), "AttnMILResNet");
   const auto meta = exporter::checkpoint_metadata(ckpt);
   const auto threshold = std::find_if(meta.begin(), meta.end(), [](const auto& kv) { return kv.first == "threshold"; });
   ASSERT_NE(threshold, meta.end());
@@ -326,8 +326,8 @@ TEST(TorchCheckpoint, ReaderAcceptsTorchPickleSaveArchives) {
 
   const auto ckpt = checkpoint::read_checkpoint(path.string());
   EXPECT_EQ(*ckpt.epoch, 4);
-  EXPECT_DOUBLE_EQ(ckpt.config.at("threshold").get<double>(), 0.5);
-  EXPECT_EQ(ckpt.config.at("ints"), nlohmann::json({1, 2, 3}));
+  EXPECT_DOUBLE_EQ(ckpt.config_number("threshold").value_or(-1), 0.5);
+  EXPECT_EQ(nlohmann::json::parse(ckpt.config_json).at("ints"), nlohmann::json({1, 2, 3}));
   const auto& w = ckpt.state.at("seg_head.weight", {1, 512});
   const auto t = state.at("seg_head.weight");
   EXPECT_EQ(std::memcmp(w.data.data(), t.data_ptr<float>(), 512 * sizeof(float)), 0);

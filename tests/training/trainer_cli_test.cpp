@@ -165,8 +165,8 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   // coughkit's reader give the same outputs on the cached images of the validation clips.
   const auto ckpt = checkpoint::read_checkpoint((a / "best_model.pth").string());
   EXPECT_EQ(ckpt.epoch, metrics["best_epoch"].get<std::int64_t>());
-  EXPECT_DOUBLE_EQ(ckpt.config.at("threshold").get<double>(), metrics["threshold"].get<double>());
-  EXPECT_EQ(ckpt.config.at("train_csv"), "train.csv");
+  EXPECT_DOUBLE_EQ(ckpt.config_number("threshold").value_or(-1), metrics["threshold"].get<double>());
+  EXPECT_EQ(ckpt.config_string("train_csv"), "train.csv");
   features::PreprocessConfig preprocess;
   const features::FeatureCache cache((root_ / "cache").string(), preprocess);
   std::string images;
