@@ -68,7 +68,11 @@ void BM_ConditionAndMelImages(benchmark::State& state) {
 
 BENCHMARK(BM_Condition)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_MelImages)->Unit(benchmark::kMillisecond)->MinTime(1.0);
-BENCHMARK(BM_ConditionAndMelImages)->Unit(benchmark::kMillisecond)->MinTime(1.0)->Repetitions(5)->ReportAggregatesOnly(true);
+BENCHMARK(BM_ConditionAndMelImages)
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0)
+    ->Repetitions(5)
+    ->ReportAggregatesOnly(true);
 
 }  // namespace
 

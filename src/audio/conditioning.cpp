@@ -17,7 +17,8 @@ void ConditionOptions::Validate() const {
   if (target_rate != 16000)
     throw ConfigError(fmt::format("target_rate must be 16000 (the model's rate), got {}", target_rate));
   if (highpass_hz < 0.0f || !(highpass_hz < target_rate / 2.0f) || std::isnan(highpass_hz))
-    throw ConfigError(fmt::format("highpass_hz must be 0 (off) or in (0, {}) Hz, got {}", target_rate / 2, highpass_hz));
+    throw ConfigError(
+        fmt::format("highpass_hz must be 0 (off) or in (0, {}) Hz, got {}", target_rate / 2, highpass_hz));
 }
 
 std::string ConditionOptions::ToString() const {
@@ -62,7 +63,8 @@ std::vector<float> condition(const DecodedAudio& audio, const ConditionOptions& 
   }
   for (float& v : mono) v /= divisor;
 
-  if (audio.sample_rate != options.target_rate) mono = SincResampler(audio.sample_rate, options.target_rate).process(mono);
+  if (audio.sample_rate != options.target_rate)
+    mono = SincResampler(audio.sample_rate, options.target_rate).process(mono);
   if (options.highpass_hz > 0.0f) mono = highpass_biquad(mono, options.target_rate, {.cutoff_hz = options.highpass_hz});
   return mono;
 }

@@ -10,8 +10,8 @@
 namespace coughkit::audio {
 
 struct ConditionOptions {
-  int target_rate = 16000;  // the model's rate; fixed by training
-  float highpass_hz = 0.0f; // 0 = off (the default: the published training never filtered)
+  int target_rate = 16000;   // the model's rate; fixed by training
+  float highpass_hz = 0.0f;  // 0 = off (the default: the published training never filtered)
 
   void Validate() const;  // throws ConfigError naming the field
   std::string ToString() const;

@@ -18,7 +18,9 @@ const DecoderBackend& backend() {
 
 }  // namespace
 
-DecodedAudio decode_file(const std::string& path, const DecodeLimits& limits) { return backend().decode_file(path, limits); }
+DecodedAudio decode_file(const std::string& path, const DecodeLimits& limits) {
+  return backend().decode_file(path, limits);
+}
 
 DecodedAudio decode_memory(std::span<const std::uint8_t> bytes, const std::string& name, const DecodeLimits& limits) {
   return backend().decode_memory(bytes, name, limits);

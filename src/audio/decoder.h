@@ -23,9 +23,7 @@ struct DecodedAudio {
   std::string codec;  // FFmpeg codec name, e.g. "pcm_s16le", "opus"
 
   std::size_t frames() const { return planes.empty() ? 0 : planes.front().size(); }
-  double duration_seconds() const {
-    return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0;
-  }
+  double duration_seconds() const { return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0; }
 };
 
 struct DecodeLimits {

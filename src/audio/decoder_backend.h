@@ -11,7 +11,8 @@ inline constexpr int kDecoderBackendAbi = 2;
 struct DecoderBackend {
   int abi;
   DecodedAudio (*decode_file)(const std::string& path, const DecodeLimits& limits);
-  DecodedAudio (*decode_memory)(std::span<const std::uint8_t> bytes, const std::string& name, const DecodeLimits& limits);
+  DecodedAudio (*decode_memory)(std::span<const std::uint8_t> bytes, const std::string& name,
+                                const DecodeLimits& limits);
   std::unique_ptr<AudioStream> (*open_stream_file)(const std::string& path);
   std::unique_ptr<AudioStream> (*open_stream_memory)(std::span<const std::uint8_t> bytes, const std::string& name);
 };

@@ -42,9 +42,7 @@ constexpr double kMaxSeconds = 4.0 * 3600.0;
 constexpr std::uint64_t kMaxSamples = std::uint64_t{1} << 31;
 constexpr int kIoBufferSize = 64 * 1024;
 
-[[noreturn]] void fail(const std::string& name, const std::string& reason) {
-  throw InputError(name + ": " + reason);
-}
+[[noreturn]] void fail(const std::string& name, const std::string& reason) { throw InputError(name + ": " + reason); }
 
 std::string seconds_text(double s) {
   char buf[64];
@@ -91,19 +89,11 @@ class MemorySource final : public ByteSource {
     const auto size = static_cast<std::int64_t>(bytes_.size());
     std::int64_t base = 0;
     switch (whence) {
-      case AVSEEK_SIZE:
-        return size;
-      case SEEK_SET:
-        base = 0;
-        break;
-      case SEEK_CUR:
-        base = static_cast<std::int64_t>(pos_);
-        break;
-      case SEEK_END:
-        base = size;
-        break;
-      default:
-        return AVERROR(EINVAL);
+      case AVSEEK_SIZE: return size;
+      case SEEK_SET: base = 0; break;
+      case SEEK_CUR: base = static_cast<std::int64_t>(pos_); break;
+      case SEEK_END: base = size; break;
+      default: return AVERROR(EINVAL);
     }
     const std::int64_t target = base + offset;
     if (target < 0 || target > size) return AVERROR(EINVAL);
@@ -145,9 +135,7 @@ std::int64_t seek_callback(void* opaque, std::int64_t offset, int whence) {
   // AVSEEK_FORCE is only a hint ("seek even if expensive"); every seek here is cheap.
   return static_cast<ByteSource*>(opaque)->seek(offset, whence & ~AVSEEK_FORCE);
 }
-int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) {
-  return AVERROR(EPERM);
-}
+int refuse_nested_open(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) { return AVERROR(EPERM); }
 
 // --- RAII for FFmpeg objects -----------------------------------------------------------
 
@@ -200,23 +188,20 @@ void append_frame(const AVFrame& frame, int channels, const std::string& name,
   switch (av_get_packed_sample_fmt(format)) {
     case AV_SAMPLE_FMT_U8:
       append_samples<std::uint8_t>(
-          frame, channels, planar,
-          [](std::uint8_t v) { return (static_cast<float>(v) - 128.0f) / 128.0f; }, planes);
+          frame, channels, planar, [](std::uint8_t v) { return (static_cast<float>(v) - 128.0f) / 128.0f; }, planes);
       return;
     case AV_SAMPLE_FMT_S16:
       append_samples<std::int16_t>(
-          frame, channels, planar, [](std::int16_t v) { return static_cast<float>(v) / 32768.0f; },
-          planes);
+          frame, channels, planar, [](std::int16_t v) { return static_cast<float>(v) / 32768.0f; }, planes);
       return;
     case AV_SAMPLE_FMT_S32:  // also carries s24 PCM, left-aligned with a zero low byte
       append_samples<std::int32_t>(
-          frame, channels, planar,
-          [](std::int32_t v) { return static_cast<float>(v) / 2147483648.0f; }, planes);
+          frame, channels, planar, [](std::int32_t v) { return static_cast<float>(v) / 2147483648.0f; }, planes);
       return;
     case AV_SAMPLE_FMT_S64:
       append_samples<std::int64_t>(
-          frame, channels, planar,
-          [](std::int64_t v) { return static_cast<float>(v) / 9223372036854775808.0f; }, planes);
+          frame, channels, planar, [](std::int64_t v) { return static_cast<float>(v) / 9223372036854775808.0f; },
+          planes);
       return;
     case AV_SAMPLE_FMT_FLT:
       append_samples<float>(
@@ -256,8 +241,7 @@ class Decoder {
 
   DecodedAudio run(ByteSource& source) {
     open(source);
-    while (step(out_.planes)) {
-    }
+    while (step(out_.planes)) {}
     if (total_frames_ == 0) fail_no_audio();
     return std::move(out_);
   }
@@ -318,8 +302,7 @@ class Decoder {
   void open_format(ByteSource& source) {
     auto* buffer = static_cast<unsigned char*>(av_malloc(kIoBufferSize));
     if (!buffer) fail(name_, "out of memory");
-    io_.reset(avio_alloc_context(buffer, kIoBufferSize, 0, &source, read_callback, nullptr,
-                                 seek_callback));
+    io_.reset(avio_alloc_context(buffer, kIoBufferSize, 0, &source, read_callback, nullptr, seek_callback));
     if (!io_) {
       av_free(buffer);
       fail(name_, "out of memory");
@@ -380,9 +363,8 @@ class Decoder {
 
   void check_rate(int rate) const {
     if (rate < kMinSampleRate || rate > kMaxSampleRate)
-      fail(name_, "absurd sample rate " + std::to_string(rate) + " Hz (expected " +
-                      std::to_string(kMinSampleRate) + " to " + std::to_string(kMaxSampleRate) +
-                      " Hz)");
+      fail(name_, "absurd sample rate " + std::to_string(rate) + " Hz (expected " + std::to_string(kMinSampleRate) +
+                      " to " + std::to_string(kMaxSampleRate) + " Hz)");
   }
 
   void note_error(const char* what, int code) {
@@ -414,8 +396,8 @@ class Decoder {
       // The frame cap is fixed once the rate and channel count are known: the caller's
       // limit, or the hard guard when that is smaller.
       const auto rate = static_cast<double>(frame.sample_rate);
-      hard_max_frames_ = std::min(static_cast<std::uint64_t>(kMaxSeconds * rate),
-                                  kMaxSamples / static_cast<std::uint64_t>(channels));
+      hard_max_frames_ =
+          std::min(static_cast<std::uint64_t>(kMaxSeconds * rate), kMaxSamples / static_cast<std::uint64_t>(channels));
       max_frames_ = hard_max_frames_;
       if (limits_.max_duration_s > 0) {
         const double seconds = std::min(limits_.max_duration_s, kMaxSeconds);
@@ -462,8 +444,7 @@ class FfmpegStream final : public AudioStream {
     decoder_.set_length_capped(false);  // a stream's memory is one block, whatever its length
     decoder_.open(*source_);
     // Decode up to the first frame, so the rate and channel count are the decoded ones.
-    while (decoder_.total_frames() == 0 && decoder_.step(pending_)) {
-    }
+    while (decoder_.total_frames() == 0 && decoder_.step(pending_)) {}
     if (decoder_.total_frames() == 0) decoder_.fail_no_audio();
   }
 
@@ -475,8 +456,7 @@ class FfmpegStream final : public AudioStream {
 
   std::size_t read(std::vector<std::vector<float>>& planes, std::size_t max_frames) override {
     if (max_frames == 0) return 0;
-    while (pending_frames() < max_frames && decoder_.step(pending_)) {
-    }
+    while (pending_frames() < max_frames && decoder_.step(pending_)) {}
     const std::size_t n = std::min(max_frames, pending_frames());
     planes.resize(pending_.size());
     for (std::size_t c = 0; c < pending_.size(); ++c) {
@@ -548,11 +528,10 @@ DecodedAudio ffmpeg_decode_memory(std::span<const std::uint8_t> bytes, const std
 
 }  // namespace coughkit::audio
 
-extern "C" __attribute__((visibility("default"))) const coughkit::audio::DecoderBackend* coughkit_ffmpeg_decoder_backend() {
-  static const coughkit::audio::DecoderBackend backend{coughkit::audio::kDecoderBackendAbi,
-                                                       &coughkit::audio::ffmpeg_decode_file,
-                                                       &coughkit::audio::ffmpeg_decode_memory,
-                                                       &coughkit::audio::ffmpeg_open_stream_file,
-                                                       &coughkit::audio::ffmpeg_open_stream_memory};
+extern "C" __attribute__((visibility("default"))) const coughkit::audio::DecoderBackend*
+coughkit_ffmpeg_decoder_backend() {
+  static const coughkit::audio::DecoderBackend backend{
+      coughkit::audio::kDecoderBackendAbi, &coughkit::audio::ffmpeg_decode_file, &coughkit::audio::ffmpeg_decode_memory,
+      &coughkit::audio::ffmpeg_open_stream_file, &coughkit::audio::ffmpeg_open_stream_memory};
   return &backend;
 }

@@ -41,8 +41,8 @@ std::vector<float> highpass_biquad(std::span<const float> x, int sample_rate, co
   std::vector<float> y(x.size());
   float x1 = 0.0f, x2 = 0.0f, y1 = 0.0f, y2 = 0.0f;  // zero initial state, as lfilter pads
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const float fir = onednn_convolution ? std::fma(x[i], b0n, std::fma(x1, b1n, x2 * b2n))
-                                         : x2 * b2n + x1 * b1n + x[i] * b0n;
+    const float fir =
+        onednn_convolution ? std::fma(x[i], b0n, std::fma(x1, b1n, x2 * b2n)) : x2 * b2n + x1 * b1n + x[i] * b0n;
     // Recursive part: _lfilter_core_loop subtracts y[i-2]*a2/a0, then y[i-1]*a1/a0.
     float out = fir - y2 * a2n;
     out -= y1 * a1n;

@@ -129,7 +129,8 @@ std::vector<float> SincResampler::process(std::span<const float> input) const {
       } else {  // touches the zero padding (or lies past the last output)
         for (std::size_t r = 0; r < rows; ++r) {
           const long long at = first + static_cast<long long>(r);
-          dst[r * kBlock] = j < block && at >= 0 && at < static_cast<long long>(n) ? input[static_cast<std::size_t>(at)] : 0.0f;
+          dst[r * kBlock] =
+              j < block && at >= 0 && at < static_cast<long long>(n) ? input[static_cast<std::size_t>(at)] : 0.0f;
         }
       }
     }

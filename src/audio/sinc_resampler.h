@@ -38,7 +38,7 @@ class SincResampler {
   // non-zero (beyond +-lowpass_filter_width zero crossings the window is 0 in float32), so
   // skipping the zeros is exact and saves most of the work for ratios like 441:160.
   struct Phase {
-    int first_tap = 0;          // index of taps[0] within torchaudio's kernel row
+    int first_tap = 0;  // index of taps[0] within torchaudio's kernel row
     std::vector<float> taps;
   };
   int orig_ = 1, new_ = 1, width_ = 0;

@@ -20,10 +20,10 @@ namespace coughkit::checkpoint {
 
 struct Checkpoint {
   std::string path;
-  std::string format;        // "zip" or "legacy"
+  std::string format;  // "zip" or "legacy"
   std::uint64_t file_size = 0;
-  std::string sha256;        // of the file, hex
-  StateDict state;           // float tensors of the model state dict (num_batches_tracked etc. dropped)
+  std::string sha256;  // of the file, hex
+  StateDict state;     // float tensors of the model state dict (num_batches_tracked etc. dropped)
   bool bare_state_dict = false;
   bool has_optimizer_state = false;
   std::optional<std::int64_t> epoch;

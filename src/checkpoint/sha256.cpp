@@ -26,7 +26,8 @@ Sha256::Sha256() : ctx_(std::make_unique<Context>()) {
 Sha256::~Sha256() = default;
 
 void Sha256::update(std::string_view data) {
-  if (EVP_DigestUpdate(ctx_->md, data.data(), data.size()) != 1) throw std::runtime_error("OpenSSL: SHA-256 update failed");
+  if (EVP_DigestUpdate(ctx_->md, data.data(), data.size()) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 update failed");
 }
 
 std::string Sha256::hex_digest() {

@@ -57,8 +57,7 @@ FloatTensor materialize(const TensorInfo& t, const std::string& bytes, const std
   // Check the view lies inside the storage: offset + sum((size-1)*stride) < numel.
   std::int64_t numel = 1, last = t.offset;
   for (std::size_t d = 0; d < t.sizes.size(); ++d) {
-    if (t.sizes[d] < 0 || t.strides[d] < 0)
-      throw InputError(fmt::format("{}: negative size or stride", what));
+    if (t.sizes[d] < 0 || t.strides[d] < 0) throw InputError(fmt::format("{}: negative size or stride", what));
     if (t.sizes[d] == 0) numel = 0;
     if (numel && t.sizes[d] > (std::int64_t{1} << 40) / numel)
       throw InputError(fmt::format("{}: tensor too large", what));
@@ -75,13 +74,41 @@ FloatTensor materialize(const TensorInfo& t, const std::string& bytes, const std
   auto load = [&](std::int64_t index) -> float {
     const char* p = base + static_cast<std::size_t>(index) * esize;
     switch (s.dtype) {
-      case ScalarType::Float32: { float v; std::memcpy(&v, p, 4); return v; }
-      case ScalarType::Float64: { double v; std::memcpy(&v, p, 8); return static_cast<float>(v); }
-      case ScalarType::Float16: { std::uint16_t v; std::memcpy(&v, p, 2); return half_to_float(v); }
-      case ScalarType::BFloat16: { std::uint16_t v; std::memcpy(&v, p, 2); return bfloat16_to_float(v); }
-      case ScalarType::Int64: { std::int64_t v; std::memcpy(&v, p, 8); return static_cast<float>(v); }
-      case ScalarType::Int32: { std::int32_t v; std::memcpy(&v, p, 4); return static_cast<float>(v); }
-      case ScalarType::Int16: { std::int16_t v; std::memcpy(&v, p, 2); return static_cast<float>(v); }
+      case ScalarType::Float32: {
+        float v;
+        std::memcpy(&v, p, 4);
+        return v;
+      }
+      case ScalarType::Float64: {
+        double v;
+        std::memcpy(&v, p, 8);
+        return static_cast<float>(v);
+      }
+      case ScalarType::Float16: {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        return half_to_float(v);
+      }
+      case ScalarType::BFloat16: {
+        std::uint16_t v;
+        std::memcpy(&v, p, 2);
+        return bfloat16_to_float(v);
+      }
+      case ScalarType::Int64: {
+        std::int64_t v;
+        std::memcpy(&v, p, 8);
+        return static_cast<float>(v);
+      }
+      case ScalarType::Int32: {
+        std::int32_t v;
+        std::memcpy(&v, p, 4);
+        return static_cast<float>(v);
+      }
+      case ScalarType::Int16: {
+        std::int16_t v;
+        std::memcpy(&v, p, 2);
+        return static_cast<float>(v);
+      }
       case ScalarType::Int8: return static_cast<float>(static_cast<std::int8_t>(*p));
       case ScalarType::UInt8:
       case ScalarType::Bool: return static_cast<float>(static_cast<std::uint8_t>(*p));

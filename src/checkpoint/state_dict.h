@@ -15,7 +15,7 @@ namespace coughkit::checkpoint {
 struct FloatTensor {
   std::vector<std::int64_t> shape;
   ScalarType source_type = ScalarType::Float32;  // how the checkpoint stored it
-  std::vector<float> data;                        // C order
+  std::vector<float> data;                       // C order
   std::size_t numel() const { return data.size(); }
 };
 

@@ -16,10 +16,16 @@ struct StorageType {
 };
 // torch.<Name>Storage classes as torch.save names them in persistent ids.
 constexpr std::array<StorageType, 10> kStorageTypes{{
-    {"FloatStorage", ScalarType::Float32}, {"HalfStorage", ScalarType::Float16},
-    {"BFloat16Storage", ScalarType::BFloat16}, {"DoubleStorage", ScalarType::Float64},
-    {"LongStorage", ScalarType::Int64}, {"IntStorage", ScalarType::Int32}, {"ShortStorage", ScalarType::Int16},
-    {"CharStorage", ScalarType::Int8}, {"ByteStorage", ScalarType::UInt8}, {"BoolStorage", ScalarType::Bool},
+    {"FloatStorage", ScalarType::Float32},
+    {"HalfStorage", ScalarType::Float16},
+    {"BFloat16Storage", ScalarType::BFloat16},
+    {"DoubleStorage", ScalarType::Float64},
+    {"LongStorage", ScalarType::Int64},
+    {"IntStorage", ScalarType::Int32},
+    {"ShortStorage", ScalarType::Int16},
+    {"CharStorage", ScalarType::Int8},
+    {"ByteStorage", ScalarType::UInt8},
+    {"BoolStorage", ScalarType::Bool},
 }};
 
 // Callables REDUCE may invoke; each builds data only. The torch.jit._pickle ones are

@@ -18,15 +18,57 @@ constexpr std::size_t kMaxMemo = std::size_t{1} << 22;
 
 // Opcode values from CPython's Lib/pickle.py.
 enum Op : std::uint8_t {
-  MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', BININT = 'J', BININT1 = 'K',
-  BININT2 = 'M', NONE = 'N', BINPERSID = 'Q', REDUCE = 'R', BINSTRING = 'T', SHORT_BINSTRING = 'U',
-  BINUNICODE = 'X', APPEND = 'a', BUILD = 'b', GLOBAL = 'c', DICT = 'd', EMPTY_DICT = '}',
-  APPENDS = 'e', BINGET = 'h', LONG_BINGET = 'j', LIST = 'l', EMPTY_LIST = ']', BINPUT = 'q',
-  LONG_BINPUT = 'r', SETITEM = 's', TUPLE = 't', EMPTY_TUPLE = ')', SETITEMS = 'u', BINFLOAT = 'G',
-  PROTO = 0x80, NEWOBJ = 0x81, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87, NEWTRUE = 0x88,
-  NEWFALSE = 0x89, LONG1 = 0x8a, LONG4 = 0x8b, BINBYTES = 'B', SHORT_BINBYTES = 'C',
-  SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, BINBYTES8 = 0x8e, EMPTY_SET = 0x8f, ADDITEMS = 0x90,
-  FROZENSET = 0x91, STACK_GLOBAL = 0x93, MEMOIZE = 0x94, FRAME = 0x95,
+  MARK = '(',
+  STOP = '.',
+  POP = '0',
+  POP_MARK = '1',
+  DUP = '2',
+  BININT = 'J',
+  BININT1 = 'K',
+  BININT2 = 'M',
+  NONE = 'N',
+  BINPERSID = 'Q',
+  REDUCE = 'R',
+  BINSTRING = 'T',
+  SHORT_BINSTRING = 'U',
+  BINUNICODE = 'X',
+  APPEND = 'a',
+  BUILD = 'b',
+  GLOBAL = 'c',
+  DICT = 'd',
+  EMPTY_DICT = '}',
+  APPENDS = 'e',
+  BINGET = 'h',
+  LONG_BINGET = 'j',
+  LIST = 'l',
+  EMPTY_LIST = ']',
+  BINPUT = 'q',
+  LONG_BINPUT = 'r',
+  SETITEM = 's',
+  TUPLE = 't',
+  EMPTY_TUPLE = ')',
+  SETITEMS = 'u',
+  BINFLOAT = 'G',
+  PROTO = 0x80,
+  NEWOBJ = 0x81,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86,
+  TUPLE3 = 0x87,
+  NEWTRUE = 0x88,
+  NEWFALSE = 0x89,
+  LONG1 = 0x8a,
+  LONG4 = 0x8b,
+  BINBYTES = 'B',
+  SHORT_BINBYTES = 'C',
+  SHORT_BINUNICODE = 0x8c,
+  BINUNICODE8 = 0x8d,
+  BINBYTES8 = 0x8e,
+  EMPTY_SET = 0x8f,
+  ADDITEMS = 0x90,
+  FROZENSET = 0x91,
+  STACK_GLOBAL = 0x93,
+  MEMOIZE = 0x94,
+  FRAME = 0x95,
 };
 
 // Python's int from little-endian two's complement bytes (LONG1/LONG4), when it fits.
@@ -38,7 +80,8 @@ bool long_to_int64(std::string_view bytes, std::int64_t& out) {
   if (bytes.size() > 8) return false;
   std::uint64_t u = 0;
   for (std::size_t i = 0; i < bytes.size(); ++i) u |= std::uint64_t{static_cast<std::uint8_t>(bytes[i])} << (8 * i);
-  if (bytes.size() < 8 && (static_cast<std::uint8_t>(bytes.back()) & 0x80)) u |= ~std::uint64_t{0} << (8 * bytes.size());
+  if (bytes.size() < 8 && (static_cast<std::uint8_t>(bytes.back()) & 0x80))
+    u |= ~std::uint64_t{0} << (8 * bytes.size());
   out = static_cast<std::int64_t>(u);
   return true;
 }
@@ -100,7 +143,7 @@ std::vector<PickleValue> Unpickler::pop_mark() {
   const std::size_t m = marks_.back();
   marks_.pop_back();
   std::vector<PickleValue> items(std::make_move_iterator(stack_.begin() + static_cast<std::ptrdiff_t>(m)),
-                           std::make_move_iterator(stack_.end()));
+                                 std::make_move_iterator(stack_.end()));
   stack_.resize(m);
   return items;
 }
@@ -322,9 +365,10 @@ void Unpickler::push_global(std::uint8_t op) {
   // The heart of the safety: anything not allowlisted is refused before it could be
   // used, with its name in the message (this is where `posix.system` ends).
   if (!hooks_.allow_global(module, name))
-    fail(fmt::format("refused global '{}.{}': only tensor rebuild functions, storages, OrderedDict and "
-                     "plain containers are allowed (this file may try to run code)",
-                     module, name));
+    fail(
+        fmt::format("refused global '{}.{}': only tensor rebuild functions, storages, OrderedDict and "
+                    "plain containers are allowed (this file may try to run code)",
+                    module, name));
   Object* g = arena_.make(Object::Kind::Global);
   g->module = std::move(module);
   g->name = std::move(name);
@@ -372,9 +416,10 @@ PickleValue Unpickler::load() {
       const std::uint8_t op = u8();
       if (op == STOP) return stop();
       if (!run_stack_op(op) && !push_scalar(op) && !make_container(op) && !fill_container(op) && !run_object_op(op))
-        fail(fmt::format("unsupported pickle opcode 0x{:02x} (torch.save writes protocol 2; INST/OBJ and text "
-                         "opcodes are not accepted)",
-                         op));
+        fail(
+            fmt::format("unsupported pickle opcode 0x{:02x} (torch.save writes protocol 2; INST/OBJ and text "
+                        "opcodes are not accepted)",
+                        op));
     }
   } catch (const std::length_error& e) {
     fail(e.what());

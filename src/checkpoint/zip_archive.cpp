@@ -56,7 +56,8 @@ std::string ZipArchive::read(const std::string& name) const {
     if (got <= 0) {
       std::string why = got < 0 ? zip_file_strerror(f) : "unexpected end of data";
       zip_fclose(f);
-      throw InputError(fmt::format("{}: cannot read entry '{}' ({}); truncated or corrupt checkpoint?", path_, name, why));
+      throw InputError(
+          fmt::format("{}: cannot read entry '{}' ({}); truncated or corrupt checkpoint?", path_, name, why));
     }
     done += static_cast<std::uint64_t>(got);
   }
@@ -66,7 +67,8 @@ std::string ZipArchive::read(const std::string& name) const {
   std::string why = tail < 0 ? zip_file_strerror(f) : "";
   zip_fclose(f);
   if (tail != 0)
-    throw InputError(fmt::format("{}: entry '{}' is corrupt ({})", path_, name, tail < 0 ? why : "longer than its size"));
+    throw InputError(
+        fmt::format("{}: entry '{}' is corrupt ({})", path_, name, tail < 0 ? why : "longer than its size"));
   return data;
 }
 

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <map>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "audio/decoder.h"
 #include "checkpoint/checkpoint_reader.h"
@@ -49,8 +49,9 @@ struct Diffs {
   double bag_probability, segment_probabilities, segment_logits, bag_logit;
 };
 Diffs diffs(const detection::Detection& d, const detection::Detection& ref) {
-  return {max_diff({d.bag_probability}, {ref.bag_probability}), max_diff(d.segment_probabilities, ref.segment_probabilities),
-          max_diff(d.segment_logits, ref.segment_logits), max_diff({d.bag_logit}, {ref.bag_logit})};
+  return {max_diff({d.bag_probability}, {ref.bag_probability}),
+          max_diff(d.segment_probabilities, ref.segment_probabilities), max_diff(d.segment_logits, ref.segment_logits),
+          max_diff({d.bag_logit}, {ref.bag_logit})};
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -92,7 +93,8 @@ int run_compare(CompareArgs& args) {
   for (const auto& path : args.models) {
     std::vector<detection::Backend> backends;
     for (const auto b : args.backends) {
-      const auto backend = b == detection::Backend::kTorch && !checkpoint::is_checkpoint_path(path) ? detection::Backend::kEngine : b;
+      const auto backend =
+          b == detection::Backend::kTorch && !checkpoint::is_checkpoint_path(path) ? detection::Backend::kEngine : b;
       if (std::find(backends.begin(), backends.end(), backend) == backends.end()) backends.push_back(backend);
     }
     for (const auto& backend : backends) {
@@ -102,16 +104,19 @@ int run_compare(CompareArgs& args) {
       std::error_code ec;
       m.size_mb = static_cast<double>(std::filesystem::file_size(path, ec)) / 1e6;
       const auto t0 = std::chrono::steady_clock::now();
-      m.detector = detection::Detector::create({.model_path = path, .engine = args.engine, .threshold = args.threshold,
-                                                .highpass_hz = std::nullopt, .backend = backend});
+      m.detector = detection::Detector::create({.model_path = path,
+                                                .engine = args.engine,
+                                                .threshold = args.threshold,
+                                                .highpass_hz = std::nullopt,
+                                                .backend = backend});
       m.load_ms = ms_since(t0);
       models.push_back(std::move(m));
     }
   }
 
   if (!args.json)
-    std::printf("%-30s %8s %8s %9s %5s %8s %8s %8s  %9s %9s %9s %9s\n", "model", "size_MB", "load_ms", "bag_prob", "cough",
-                "max_seg", "mean_seg", "infer_ms", "d_bag_p", "d_seg_p", "d_seg_lg", "d_bag_lg");
+    std::printf("%-30s %8s %8s %9s %5s %8s %8s %8s  %9s %9s %9s %9s\n", "model", "size_MB", "load_ms", "bag_prob",
+                "cough", "max_seg", "mean_seg", "infer_ms", "d_bag_p", "d_seg_p", "d_seg_lg", "d_bag_lg");
   int failures = 0;
   for (const auto& file : audio) {
     std::optional<audio::DecodedAudio> decoded;
@@ -201,7 +206,7 @@ CommandRunner register_compare(CLI::App& app) {
            args->backends.clear();
            for (const auto& n : names) args->backends.push_back(*detection::parse_backend(n));
          },
-                  std::string(kBackendHelp) + ". A comma-separated list runs each checkpoint on each backend, one row per pair")
+         std::string(kBackendHelp) + ". A comma-separated list runs each checkpoint on each backend, one row per pair")
       ->delimiter(',')
       ->check(CLI::IsMember({"engine", "torch"}))
       ->default_str("engine");

@@ -95,7 +95,8 @@ int run_dataset_build(DatasetArgs& args) {
   for (const auto& sp : s.splits) audio_s += sp.audio_s;
   fmt::print("{}: {} (hedgewars-data {}, espeak-ng {}), {:.1f} s\n", args.out,
              s.already_complete ? "already complete"
-                                : fmt::format("{} scene{} rendered, {} kept from an earlier run", s.rendered, s.rendered == 1 ? "" : "s", s.resumed),
+                                : fmt::format("{} scene{} rendered, {} kept from an earlier run", s.rendered,
+                                              s.rendered == 1 ? "" : "s", s.resumed),
              s.hedgewars_version, s.espeak_version.empty() ? "unused" : s.espeak_version, seconds);
   for (dataset::Split split : dataset::kSplits) {
     const auto& sp = s.splits[static_cast<int>(split)];
@@ -137,10 +138,12 @@ int run_long_form(LongFormArgs& args) {
   fmt::print("{}: {} (hedgewars-data {}, espeak-ng {}), {:.1f} s\n", s.wav.string(),
              s.already_complete ? "already complete" : fmt::format("{:.2f} h written", s.hours), s.hedgewars_version,
              s.espeak_version.empty() ? "unused" : s.espeak_version, seconds);
-  fmt::print("  {} coughs ({} single, {} in {} bouts) from {} cough unit(s) of {} test-split cough source(s)\n", s.coughs,
-             s.single_coughs, s.bout_coughs, s.bouts, s.cough_units, s.cough_sources);
-  fmt::print("  negatives: {} hard (grunts, ow/ouch, laughs, moans), {} voice lines, {} speech clips; {} silence stretches ({:.0f} s)\n",
-             s.hard, s.voices, s.speech, s.silences, s.silence_s);
+  fmt::print("  {} coughs ({} single, {} in {} bouts) from {} cough unit(s) of {} test-split cough source(s)\n",
+             s.coughs, s.single_coughs, s.bout_coughs, s.bouts, s.cough_units, s.cough_sources);
+  fmt::print(
+      "  negatives: {} hard (grunts, ow/ouch, laughs, moans), {} voice lines, {} speech clips; {} silence stretches "
+      "({:.0f} s)\n",
+      s.hard, s.voices, s.speech, s.silences, s.silence_s);
   fmt::print("  truth: {}  events: {}  manifest: {}\n", s.truth.string(), s.events.string(), s.manifest.string());
   return kExitOk;
 }
@@ -148,14 +151,16 @@ int run_long_form(LongFormArgs& args) {
 // Seeds and counts: CLI11 would wrap "-3" around into a huge unsigned value.
 const CLI::Validator kWholeNumber(
     [](std::string& s) {
-      return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos ? std::string()
-                                                                                     : "must be a whole number >= 0, got " + s;
+      return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos
+                 ? std::string()
+                 : "must be a whole number >= 0, got " + s;
     },
     "", "whole number");
 
 void add_long_form(CLI::App* dataset, const std::shared_ptr<LongFormArgs>& args, CLI::App*& cmd) {
   cmd = dataset->add_subcommand(
-      "long-form", "Build a long labelled recording from the corpus's test split, with a truth CSV for `coughkit evaluate`");
+      "long-form",
+      "Build a long labelled recording from the corpus's test split, with a truth CSV for `coughkit evaluate`");
   cmd->footer(
       "A benchmark for `coughkit monitor` (docs/pipeline.md section 11): --hours of 16-kHz mono 16-bit WAV with\n"
       "coughs singly and in bouts (2-6 coughs, onsets under 3 s apart) among hard negatives (hedgewars grunts,\n"
@@ -172,9 +177,12 @@ void add_long_form(CLI::App* dataset, const std::shared_ptr<LongFormArgs>& args,
       "events.csv (every placed event and silence stretch); long_form.json (options, counts, sources, SHA-256).\n"
       "Same options and sources give byte-identical files. Exit codes: 0 ok; 2 usage; 3 input or environment.\n"
       "Example: coughkit dataset long-form --out data/long --source-cache data/corpus/sources --hours 1 --seed 1\n"
-      "         coughkit monitor --json --out data/long/reports data/long/long_form_seed1.wav > data/long/report.jsonl\n"
+      "         coughkit monitor --json --out data/long/reports data/long/long_form_seed1.wav > "
+      "data/long/report.jsonl\n"
       "         coughkit evaluate --truth data/long/truth.csv data/long/report.jsonl");
-  cmd->add_option("--out", args->out, "Directory to write the set into (created if missing)")->required()->type_name("DIR");
+  cmd->add_option("--out", args->out, "Directory to write the set into (created if missing)")
+      ->required()
+      ->type_name("DIR");
   auto& o = args->options;
   cmd->add_option("--hours", o.hours, "Length of the recording in hours (0.01 to 24)")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for the set's own choices (placement, levels, floor)")
@@ -191,7 +199,8 @@ void add_long_form(CLI::App* dataset, const std::shared_ptr<LongFormArgs>& args,
       ->capture_default_str();
   cmd->add_option("--source-cache", args->source_cache, "Where the corpus's sources are cached (default: DIR/sources)")
       ->type_name("DIR");
-  cmd->add_option("--hedgewars-deb", args->hedgewars_deb, "Use this hedgewars-data .deb instead of `apt-get download` (offline)")
+  cmd->add_option("--hedgewars-deb", args->hedgewars_deb,
+                  "Use this hedgewars-data .deb instead of `apt-get download` (offline)")
       ->check(CLI::ExistingFile.description(""))
       ->type_name("FILE");
   cmd->add_option("--jobs", o.jobs, "Parallel workers for loading sources (the output does not depend on it)")
@@ -206,8 +215,9 @@ CommandRunner register_dataset(CLI::App& app) {
   auto* dataset = app.add_subcommand(
       "dataset", "Build a labelled training corpus (cough / not cough), or a long labelled benchmark recording");
   dataset->require_subcommand(1);
-  auto* build = dataset->add_subcommand(
-      "build", "Assemble a cough / not-cough corpus from hedgewars-data, espeak-ng speech and synthetic noise; write train/val/test CSVs");
+  auto* build = dataset->add_subcommand("build",
+                                        "Assemble a cough / not-cough corpus from hedgewars-data, espeak-ng speech and "
+                                        "synthetic noise; write train/val/test CSVs");
   build->footer(
       "Sources (fetched into the source cache, default DIR/sources):\n"
       "  hedgewars-data (Debian package; `apt-get download` + `dpkg -x`, never installed, or --hedgewars-deb):\n"
@@ -232,13 +242,19 @@ CommandRunner register_dataset(CLI::App& app) {
   build->add_option("--out", args->out, "Directory to write the dataset into (created if missing)")
       ->required()
       ->type_name("DIR");
-  build->add_option("--source-cache", args->source_cache, "Where downloaded and synthesised sources are kept (default: DIR/sources)")
+  build
+      ->add_option("--source-cache", args->source_cache,
+                   "Where downloaded and synthesised sources are kept (default: DIR/sources)")
       ->type_name("DIR");
-  build->add_option("--hedgewars-deb", args->hedgewars_deb, "Use this hedgewars-data .deb instead of `apt-get download` (offline)")
+  build
+      ->add_option("--hedgewars-deb", args->hedgewars_deb,
+                   "Use this hedgewars-data .deb instead of `apt-get download` (offline)")
       ->check(CLI::ExistingFile.description(""))
       ->type_name("FILE");
   auto& o = args->options;
-  build->add_option("--train-scenes", o.train_scenes, "Number of training scenes")->type_name("N")->capture_default_str();
+  build->add_option("--train-scenes", o.train_scenes, "Number of training scenes")
+      ->type_name("N")
+      ->capture_default_str();
   build->add_option("--val-scenes", o.val_scenes, "Number of validation scenes")->type_name("N")->capture_default_str();
   build->add_option("--test-scenes", o.test_scenes, "Number of test scenes")->type_name("N")->capture_default_str();
   build->add_option("--positive-fraction", o.positive_fraction, "Fraction of each split's scenes that contain a cough")
@@ -247,7 +263,9 @@ CommandRunner register_dataset(CLI::App& app) {
   build->add_option("--speech-clips", o.speech_clips, "espeak-ng utterances to synthesise (0: no synthetic speech)")
       ->type_name("N")
       ->capture_default_str();
-  build->add_option("--seed", o.seed, "Seed for the splits and every random choice")->type_name("N")->capture_default_str();
+  build->add_option("--seed", o.seed, "Seed for the splits and every random choice")
+      ->type_name("N")
+      ->capture_default_str();
   build->add_option("--jobs", o.jobs, "Parallel workers (default: all cores; the output does not depend on it)")
       ->check(CLI::Range(1u, 4096u))
       ->type_name("N");

@@ -40,21 +40,25 @@ std::string with_file(const std::string& file, const std::string& what) {
 }
 
 void print_table_header() {
-  std::printf("%-40s %9s %8s %9s %9s %9s  %s\n", "file", "duration", "segments", "bag_prob", "max_seg", "mean_seg", "cough");
+  std::printf("%-40s %9s %8s %9s %9s %9s  %s\n", "file", "duration", "segments", "bag_prob", "max_seg", "mean_seg",
+              "cough");
 }
 
 void print_table_row(const detection::Detection& d) {
   std::string name = d.source.size() > 40 ? "..." + d.source.substr(d.source.size() - 37) : d.source;
-  std::printf("%-40s %7.2f s %8zu %9.4f %9.4f %9.4f  %s%s\n", name.c_str(), d.duration_s, d.num_segments, d.bag_probability,
-              d.max_segment_probability, d.mean_segment_probability, d.cough_detected ? "YES" : "no",
+  std::printf("%-40s %7.2f s %8zu %9.4f %9.4f %9.4f  %s%s\n", name.c_str(), d.duration_s, d.num_segments,
+              d.bag_probability, d.max_segment_probability, d.mean_segment_probability, d.cough_detected ? "YES" : "no",
               d.truncated() ? fmt::format(" (first {} of {} segments)", d.num_segments, d.total_segments).c_str() : "");
 }
 
 int run_detect(const DetectArgs& args) {
   std::string model_path = args.model;
   if (!resolve_default_model(model_path)) return kExitUsage;
-  detection::DetectorConfig config{.model_path = model_path, .engine = args.engine, .threshold = args.threshold,
-                                   .highpass_hz = args.highpass_hz, .backend = args.backend};
+  detection::DetectorConfig config{.model_path = model_path,
+                                   .engine = args.engine,
+                                   .threshold = args.threshold,
+                                   .highpass_hz = args.highpass_hz,
+                                   .backend = args.backend};
   const std::unique_ptr<detection::Detector> detector = detection::Detector::create(config);
   spdlog::debug("{}", detector->preprocess_config().ToString());
 
@@ -127,8 +131,9 @@ CommandRunner register_detect(CLI::App& app) {
   cmd->add_option("--threshold", args->threshold,
                   "Decision threshold on the bag probability (default: the model's own, else 0.61)")
       ->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--highpass-hz", args->highpass_hz,
-                  "High-pass cutoff in Hz applied after resampling (default: the model's preprocessing config, else off)")
+  cmd->add_option(
+         "--highpass-hz", args->highpass_hz,
+         "High-pass cutoff in Hz applied after resampling (default: the model's preprocessing config, else off)")
       ->check(CLI::Range(0.0f, 7999.0f));
   cmd->add_flag("--json", args->json, "One JSON object per file per line on stdout instead of a table");
   add_engine_flags(cmd, args->engine, args->backend);

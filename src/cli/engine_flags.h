@@ -2,10 +2,10 @@
 // Flags shared by the commands that load a model (detect, bench, serve, compare).
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "detection/default_model.h"
 #include "detection/model_factory.h"

@@ -54,14 +54,16 @@ int run_evaluate(const EvaluateArgs& args) {
 
 CommandRunner register_evaluate(CLI::App& app) {
   auto args = std::make_shared<EvaluateArgs>();
-  auto* cmd = app.add_subcommand("evaluate", "Score monitor reports against labelled coughs: sensitivity, FP/hour, count agreement");
+  auto* cmd = app.add_subcommand(
+      "evaluate", "Score monitor reports against labelled coughs: sensitivity, FP/hour, count agreement");
   cmd->footer(
       "LABELS.csv has a header naming file, onset_s, offset_s (and optionally coughs): one row per labelled event.\n"
       "REPORT files hold `coughkit monitor --json` lines (or --out reports). A detection matches a label when its\n"
       "onset is within --collar of the label's and its offset within max(--collar, half the label's length); matches\n"
       "are one-to-one. Also reported: matching by any overlap, and cough counts per --block-seconds (Pearson r,\n"
       "Lin's concordance). --unit cough compares detected coughs with the rows, --unit event detected events.\n"
-      "Example: coughkit monitor --json long/*.flac > reports.jsonl && coughkit evaluate --truth long/truth.csv reports.jsonl");
+      "Example: coughkit monitor --json long/*.flac > reports.jsonl && coughkit evaluate --truth long/truth.csv "
+      "reports.jsonl");
   cmd->add_option("--truth", args->truth, "Labels CSV (file, onset_s, offset_s[, coughs])")->required();
   cmd->add_option("reports", args->reports, "Files of monitor report lines")->required();
   cmd->add_option("--unit", args->options.unit, "What is matched: cough or event")

@@ -41,8 +41,8 @@ struct MonitorArgs {
 
 void print_summary(const monitoring::MonitorReport& r) {
   const auto& c = r.counts;
-  std::printf("%s: %.1f min, %zu windows of %g s every %g s, threshold %g (%s)\n", r.file.c_str(), r.track.duration_s() / 60,
-              r.track.probabilities.size(), r.track.windows.window_s, r.track.windows.hop_s,
+  std::printf("%s: %.1f min, %zu windows of %g s every %g s, threshold %g (%s)\n", r.file.c_str(),
+              r.track.duration_s() / 60, r.track.probabilities.size(), r.track.windows.window_s, r.track.windows.hop_s,
               shortest(r.settings.events.threshold), r.settings.threshold_source.c_str());
   std::printf("  %d coughs in %zu events and %zu bouts: %.1f per hour, %.1f per 24 h\n", c.total, r.events.size(),
               r.bouts.size(), c.per_hour(), c.per_24h());
@@ -52,21 +52,23 @@ void print_summary(const monitoring::MonitorReport& r) {
                 c.asleep->coughs, c.asleep->per_hour());
   for (const auto& h : c.hourly)
     std::printf("  %s  %3d coughs\n",
-                h.wall_start.empty() ? fmt::format("{:>6.2f} h", h.start_s / 3600).c_str() : h.wall_start.c_str(), h.coughs);
+                h.wall_start.empty() ? fmt::format("{:>6.2f} h", h.start_s / 3600).c_str() : h.wall_start.c_str(),
+                h.coughs);
   const std::size_t shown = std::min<std::size_t>(r.events.size(), 20);
   for (std::size_t i = 0; i < shown; ++i) {
     const auto& e = r.events[i];
     std::printf("  event %zu: %.2f-%.2f s, %zu cough%s, peak %.3f\n", i + 1, e.start_s, e.end_s, e.coughs.size(),
                 e.coughs.size() == 1 ? "" : "s", e.peak_probability);
   }
-  if (r.events.size() > shown) std::printf("  ... %zu more events (--json or --csv for all)\n", r.events.size() - shown);
+  if (r.events.size() > shown)
+    std::printf("  ... %zu more events (--json or --csv for all)\n", r.events.size() - shown);
   std::printf("  scored at %.1fx realtime\n", r.processing_s > 0 ? r.track.duration_s() / r.processing_s : 0.0);
 }
 
 // When the recording started: the flag, else the file's creation_time tag, else unknown.
 std::pair<std::optional<monitoring::WallClock>, std::string> start_of(const MonitorArgs& args,
-                                                                       const audio::AudioStream& stream,
-                                                                       const std::string& file) {
+                                                                      const audio::AudioStream& stream,
+                                                                      const std::string& file) {
   if (!args.start_time.empty()) return {monitoring::WallClock::parse(args.start_time), "flag"};
   const std::string tag = stream.creation_time();
   if (tag.empty()) return {std::nullopt, ""};
@@ -190,14 +192,17 @@ int run_monitor(const MonitorArgs& args) {
   args.windows.Validate();
   std::string model_path = args.model;
   if (!resolve_default_model(model_path)) return kExitUsage;
-  const auto detector = detection::Detector::create({.model_path = model_path, .engine = args.engine,
-                                                     .threshold = std::nullopt, .highpass_hz = std::nullopt,
+  const auto detector = detection::Detector::create({.model_path = model_path,
+                                                     .engine = args.engine,
+                                                     .threshold = std::nullopt,
+                                                     .highpass_hz = std::nullopt,
                                                      .backend = args.backend});
   MonitorRun run(args, *detector);
   std::vector<std::string> mine;
   for (const auto& f : args.files)
     if (shard.takes(f)) mine.push_back(f);
-  if (shard.count > 1) spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, mine.size(), args.files.size());
+  if (shard.count > 1)
+    spdlog::info("shard {}/{}: {} of {} files", shard.index, shard.count, mine.size(), args.files.size());
   int worst = kExitOk;
   for (const auto& file : mine) {
     try {
@@ -219,7 +224,8 @@ int run_monitor(const MonitorArgs& args) {
 
 CommandRunner register_monitor(CLI::App& app) {
   auto args = std::make_shared<MonitorArgs>();
-  auto* cmd = app.add_subcommand("monitor", "Count coughs in long recordings: events, coughs per hour, awake/asleep, bouts");
+  auto* cmd =
+      app.add_subcommand("monitor", "Count coughs in long recordings: events, coughs per hour, awake/asleep, bouts");
   cmd->footer(
       "Each recording is scored in windows of --window-seconds every --hop-seconds, each window exactly as the\n"
       "model scores that stretch uploaded as a clip of its own (docs/pipeline.md section 9); memory stays the same\n"
@@ -242,20 +248,25 @@ CommandRunner register_monitor(CLI::App& app) {
   cmd->add_flag("--track", args->track, "With --json: include the window track (one probability per window)");
   cmd->add_option("--out", args->out_dir, "Write DIR/<name>.json reports (with the track); reruns skip finished files");
   cmd->add_option("--csv", args->csv_dir, "Write DIR/<name>.events.csv and DIR/<name>.hourly.csv");
-  cmd->add_option("--plot", args->plot_dir, "Write DIR/<name>.timeline.svg: probability track, events, coughs per hour");
-  cmd->add_option("--threshold", args->threshold, "Decision threshold on a window's probability (default: the model's own)")
+  cmd->add_option("--plot", args->plot_dir,
+                  "Write DIR/<name>.timeline.svg: probability track, events, coughs per hour");
+  cmd->add_option("--threshold", args->threshold,
+                  "Decision threshold on a window's probability (default: the model's own)")
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--start-time", args->start_time,
                   "When the recording started, e.g. 2026-12-01T22:30:00 (local clock) or ...Z / ...+01:00 "
                   "(default: the file's creation_time tag, else unknown)");
-  cmd->add_option("--night", args->night, "Asleep between these clock times (needs a start time)")->capture_default_str();
-  cmd->add_option("--bout-gap", args->bout_gap_s, "Seconds between cough onsets within one bout")->capture_default_str();
+  cmd->add_option("--night", args->night, "Asleep between these clock times (needs a start time)")
+      ->capture_default_str();
+  cmd->add_option("--bout-gap", args->bout_gap_s, "Seconds between cough onsets within one bout")
+      ->capture_default_str();
   cmd->add_option("--merge-gap", args->merge_gap_s, "Seconds of negative windows tolerated inside one event")
       ->capture_default_str();
   cmd->add_option("--window-seconds", args->windows.window_s, "Window length (2 = one segment; 10 = a bag of 17)")
       ->capture_default_str();
   cmd->add_option("--hop-seconds", args->windows.hop_s, "Window hop")->capture_default_str();
-  cmd->add_option("--shard", args->shard, "Take shard i of N of the files (by path hash), e.g. 2/4")->capture_default_str();
+  cmd->add_option("--shard", args->shard, "Take shard i of N of the files (by path hash), e.g. 2/4")
+      ->capture_default_str();
   cmd->add_option("--batch", args->batch, "Windows per model run")->check(CLI::Range(1, 64))->capture_default_str();
   cmd->add_flag("!--no-progress", args->progress, "No progress bar (it is shown only on a terminal anyway)");
   add_engine_flags(cmd, args->engine, args->backend);

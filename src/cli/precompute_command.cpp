@@ -43,12 +43,13 @@ int run_precompute(const PrecomputeArgs& args) {
   const features::FeaturePipeline pipeline(config);
 
   ProgressBar bar("precompute", static_cast<double>(items.size()), ProgressUnits::kItems, items.size() > 1);
-  const auto report = features::precompute_items(items, cache, pipeline, args.threads, [&](const features::PrecomputeProgress& p) {
-    // precompute_items calls this from one thread at a time.
-    bar.clear();
-    if (p.outcome == features::PrecomputeOutcome::kFailed) spdlog::error("{}", p.error);
-    bar.advance(1, p.item->file_path);
-  });
+  const auto report =
+      features::precompute_items(items, cache, pipeline, args.threads, [&](const features::PrecomputeProgress& p) {
+        // precompute_items calls this from one thread at a time.
+        bar.clear();
+        if (p.outcome == features::PrecomputeOutcome::kFailed) spdlog::error("{}", p.error);
+        bar.advance(1, p.item->file_path);
+      });
   bar.clear();
 
   const double rate = report.seconds > 0 ? static_cast<double>(report.total) / report.seconds : 0.0;
@@ -66,7 +67,8 @@ int run_precompute(const PrecomputeArgs& args) {
 
 CommandRunner register_precompute(CLI::App& app) {
   auto args = std::make_shared<PrecomputeArgs>();
-  auto* cmd = app.add_subcommand("precompute", "Cache the log-mel images of labelled clips (float16 .npy) for training");
+  auto* cmd =
+      app.add_subcommand("precompute", "Cache the log-mel images of labelled clips (float16 .npy) for training");
   cmd->footer(
       "Reads file_path,cough_label CSVs and writes, for each row, OUT/<file_path>.npy: float16 (S,224,224) log-mel\n"
       "images in [-1,1], exactly the images `coughkit features` computes, rounded to nearest even; S <= 32 (a longer\n"
@@ -80,11 +82,15 @@ CommandRunner register_precompute(CLI::App& app) {
   cmd->add_option("--csv", args->csvs, "Labelled CSV (file_path,cough_label); repeat for several splits")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--base-dir", args->base_dir, "Directory that relative file_paths are relative to (default: each CSV's directory)")
+  cmd->add_option("--base-dir", args->base_dir,
+                  "Directory that relative file_paths are relative to (default: each CSV's directory)")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--cache", args->cache, "Cache directory (created if missing)")->required();
-  cmd->add_option("--threads", args->threads, "Worker threads (0 = all cores)")->check(CLI::Range(0, 1024))->capture_default_str();
-  cmd->add_option("--highpass-hz", args->highpass_hz, "High-pass biquad cutoff in Hz applied after resampling (0 = off, as in training)")
+  cmd->add_option("--threads", args->threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_option("--highpass-hz", args->highpass_hz,
+                  "High-pass biquad cutoff in Hz applied after resampling (0 = off, as in training)")
       ->check(CLI::Range(0.0f, 7999.0f))
       ->capture_default_str();
   return [args] { return run_precompute(*args); };

@@ -29,7 +29,8 @@ int run_serve(ServeArgs& args) {
 CommandRunner register_serve(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
   auto& c = args->config;
-  auto* cmd = app.add_subcommand("serve", "Serve cough detection over HTTP (reference-compatible API, v1 API, web page)");
+  auto* cmd =
+      app.add_subcommand("serve", "Serve cough detection over HTTP (reference-compatible API, v1 API, web page)");
   cmd->footer(
       "Routes: POST /api/detect-cough (multipart `audio`, optional `threshold`; the reference Flask API's shape),\n"
       "POST /api/analyze-tb (501), POST /v1/detect (raw or multipart audio, ?threshold=; the `detect --json` object),\n"
@@ -39,7 +40,8 @@ CommandRunner register_serve(CLI::App& app) {
       "finish, new ones are refused, then the server exits 0. Every flag can also be set by the environment\n"
       "variable shown. Uploads are never written to disk unless --save-uploads is given.\n"
       "Example: coughkit serve --model models/coughkit_default.onnx --port 8080 --cors-origin '*'");
-  cmd->add_option("--model,-m", c.detector.model_path, "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint (default: the bundled "
+  cmd->add_option("--model,-m", c.detector.model_path,
+                  "Model file: .onnx exported from AttnMILResNet, or a .pth checkpoint (default: the bundled "
                   "models/coughkit_default.onnx, a demonstration model; see models/README.md)")
       ->envname("COUGHKIT_MODEL");
   cmd->add_option("--host", c.host, "Address to listen on (0.0.0.0 = every interface)")
@@ -53,7 +55,8 @@ CommandRunner register_serve(CLI::App& app) {
       ->envname("COUGHKIT_WORKERS")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  cmd->add_option("--queue-limit", c.queue_limit, "Requests that may wait beyond the workers; more get 503 + Retry-After")
+  cmd->add_option("--queue-limit", c.queue_limit,
+                  "Requests that may wait beyond the workers; more get 503 + Retry-After")
       ->envname("COUGHKIT_QUEUE_LIMIT")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
@@ -116,7 +119,8 @@ CommandRunner register_serve(CLI::App& app) {
                   "Decision threshold when a request gives none, on every route (default: the model's own, else 0.61)")
       ->envname("COUGHKIT_THRESHOLD")
       ->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--save-uploads", c.save_uploads_dir, "Write every upload to DIR as <request id>.<ext> (default: never)")
+  cmd->add_option("--save-uploads", c.save_uploads_dir,
+                  "Write every upload to DIR as <request id>.<ext> (default: never)")
       ->envname("COUGHKIT_SAVE_UPLOADS");
   cmd->add_option("--cors-origin", c.cors_origin,
                   "Access-Control-Allow-Origin: '*' or a comma-separated list of origins (default: no CORS headers)")

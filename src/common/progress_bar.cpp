@@ -31,7 +31,10 @@ std::string count(double v) { return v == std::floor(v) ? fmt::format("{:.0f}", 
 }  // namespace
 
 ProgressBar::ProgressBar(std::string label, double total, ProgressUnits units, bool enabled)
-    : label_(std::move(label)), total_(total), units_(units), enabled_(enabled && isatty(STDERR_FILENO)),
+    : label_(std::move(label)),
+      total_(total),
+      units_(units),
+      enabled_(enabled && isatty(STDERR_FILENO)),
       start_(Clock::now()) {
   draw(true);
 }
@@ -67,7 +70,10 @@ std::string ProgressBar::line(double done, double elapsed_s, const std::string& 
   const bool has_total = total_ > 0;
   // 100 * done / total rather than (done / total) * 100: exact for whole percentages (29/100 is 29%, not 28%).
   const double percent = has_total ? std::clamp(std::floor(100.0 * done / total_), 0.0, 100.0) : 0.0;
-  const auto filled = has_total ? static_cast<std::size_t>(std::clamp(std::floor(kWidth * done / total_), 0.0, static_cast<double>(kWidth))) : 0;
+  const auto filled =
+      has_total
+          ? static_cast<std::size_t>(std::clamp(std::floor(kWidth * done / total_), 0.0, static_cast<double>(kWidth)))
+          : 0;
   std::string s = fmt::format("{} [{}{}] ", label_, std::string(filled, '#'), std::string(kWidth - filled, '-'));
   s += audio ? fmt::format("{}/{} of audio", clock_time(done, false), clock_time(total_, false))
              : fmt::format("{}/{}", count(done), count(total_));

@@ -8,8 +8,8 @@
 #include <map>
 #include <mutex>
 #include <regex>
-#include <sstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -124,9 +124,13 @@ struct LoadedSources {
 void load_hedgewars(const HedgewarsPackage& package, const fs::path& cache, unsigned jobs, Reporter& report,
                     LoadedSources& out) {
   const auto files = list_voice_files(package);
-  if (files.empty()) throw InputError(fmt::format("{}: no voice files under {}/Sounds/voices", package.root.string(), kHedgewarsDataDir));
+  if (files.empty())
+    throw InputError(
+        fmt::format("{}: no voice files under {}/Sounds/voices", package.root.string(), kHedgewarsDataDir));
   std::vector<std::string> hashes(files.size());
-  parallel_for(files.size(), jobs, [&](std::size_t i) { hashes[i] = checkpoint::sha256_file((package.root / files[i].relative).string()); });
+  parallel_for(files.size(), jobs, [&](std::size_t i) {
+    hashes[i] = checkpoint::sha256_file((package.root / files[i].relative).string());
+  });
   // The first file (in path order) of each content is the source; the others are aliases.
   std::map<std::string, std::size_t> first;
   std::vector<std::size_t> unique;
@@ -199,7 +203,8 @@ void assign_all_splits(std::vector<SourceClip>& clips, std::uint64_t seed) {
     for (auto& c : clips)
       if (c.kind == kind) group.push_back(&c), keys.push_back(c.sha256);
     if (kind != SourceKind::kCough && group.empty()) continue;
-    const SplitCounts counts = kind == SourceKind::kCough ? cough_split_counts(group.size()) : fraction_split_counts(group.size());
+    const SplitCounts counts =
+        kind == SourceKind::kCough ? cough_split_counts(group.size()) : fraction_split_counts(group.size());
     const auto splits = assign_splits(keys, counts, seed, source_kind_name(kind));
     for (std::size_t i = 0; i < group.size(); ++i) group[i]->split = splits[i];
   }
@@ -211,7 +216,8 @@ std::vector<SceneSpec> plan_scenes(const BuildOptions& o) {
     const std::size_t n = s == Split::kTrain ? o.train_scenes : s == Split::kVal ? o.val_scenes : o.test_scenes;
     auto positives = static_cast<std::size_t>(std::llround(static_cast<double>(n) * o.positive_fraction));
     // Every split of two or more scenes gets both labels unless the fraction is 0 or 1.
-    if (n >= 2 && o.positive_fraction > 0 && o.positive_fraction < 1) positives = std::clamp<std::size_t>(positives, 1, n - 1);
+    if (n >= 2 && o.positive_fraction > 0 && o.positive_fraction < 1)
+      positives = std::clamp<std::size_t>(positives, 1, n - 1);
     std::vector<char> labels(n, 0);
     for (std::size_t i = 0; i < positives; ++i) labels[i] = 1;
     Rng rng = Rng::derive(o.seed, "labels", static_cast<std::uint64_t>(s));
@@ -303,7 +309,9 @@ void remove_stale(const fs::path& out, const std::vector<SceneSpec>& specs) {
 // ---------------------------------------------------------------------------------------
 // build_dataset's steps.
 
-fs::path source_cache_of(const BuildOptions& o) { return o.source_cache.empty() ? o.out_dir / "sources" : o.source_cache; }
+fs::path source_cache_of(const BuildOptions& o) {
+  return o.source_cache.empty() ? o.out_dir / "sources" : o.source_cache;
+}
 
 unsigned jobs_of(const BuildOptions& o) { return o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency()); }
 
@@ -378,10 +386,10 @@ std::array<SplitPool, 3> split_pools(const LoadedSources& loaded, Reporter& repo
   }
   std::size_t cough_count = 0;
   for (const auto& p : pools) cough_count += p.coughs.size();
-  report.log(fmt::format("sources: {} unique coughs, {} voice lines, {} espeak-ng utterances ({} duplicates, {} near-silent dropped)",
-                         cough_count, pools[0].voices.size() + pools[1].voices.size() + pools[2].voices.size(),
-                         pools[0].speech.size() + pools[1].speech.size() + pools[2].speech.size(), loaded.duplicates,
-                         loaded.too_short));
+  report.log(fmt::format(
+      "sources: {} unique coughs, {} voice lines, {} espeak-ng utterances ({} duplicates, {} near-silent dropped)",
+      cough_count, pools[0].voices.size() + pools[1].voices.size() + pools[2].voices.size(),
+      pools[0].speech.size() + pools[1].speech.size() + pools[2].speech.size(), loaded.duplicates, loaded.too_short));
   return pools;
 }
 
@@ -453,7 +461,8 @@ void write_scene_lists(const fs::path& out, const std::vector<SceneSpec>& specs,
     s.audio_s += scenes.records[i].at("duration_s").get<double>();
     summary.bytes += scenes.sizes[i];
   }
-  for (Split s : kSplits) write_file_atomic(out / (std::string(split_name(s)) + ".csv"), labels_csv(rows[static_cast<int>(s)]));
+  for (Split s : kSplits)
+    write_file_atomic(out / (std::string(split_name(s)) + ".csv"), labels_csv(rows[static_cast<int>(s)]));
   write_file_atomic(out / "scenes.jsonl", jsonl);
 }
 
@@ -464,7 +473,9 @@ void write_source_list(const fs::path& out, const std::vector<SourceClip>& clips
     sources_csv += csv_row({c.id, source_kind_name(c.kind), split_name(c.split), fmt::format("{:.3f}", c.duration_s()),
                             c.sha256, c.origin, c.text});
     auto& s = summary.splits[static_cast<int>(c.split)];
-    ++(c.kind == SourceKind::kCough ? s.cough_sources : c.kind == SourceKind::kVoice ? s.voice_sources : s.speech_sources);
+    ++(c.kind == SourceKind::kCough   ? s.cough_sources
+       : c.kind == SourceKind::kVoice ? s.voice_sources
+                                      : s.speech_sources);
   }
   write_file_atomic(out / "sources.csv", sources_csv);
 }
@@ -475,44 +486,49 @@ json dataset_json(const BuildOptions& options, const std::string& fingerprint, c
   json counts = json::object();
   for (Split split : kSplits) {
     const auto& s = summary.splits[static_cast<int>(split)];
-    counts[split_name(split)] = {{"scenes", s.scenes},
-                                 {"positive", s.positive},
-                                 {"negative", s.negative},
-                                 {"audio_s", round_to(s.audio_s, 2)},
-                                 {"sources", {{"cough", s.cough_sources}, {"voice", s.voice_sources}, {"speech", s.speech_sources}}}};
+    counts[split_name(split)] = {
+        {"scenes", s.scenes},
+        {"positive", s.positive},
+        {"negative", s.negative},
+        {"audio_s", round_to(s.audio_s, 2)},
+        {"sources", {{"cough", s.cough_sources}, {"voice", s.voice_sources}, {"speech", s.speech_sources}}}};
   }
   counts["wav_bytes"] = summary.bytes;
   const auto& hedgewars = sources.hedgewars;
   const auto& espeak = sources.espeak;
-  return {
-      {"format", "coughkit-dataset"},
-      {"format_version", 1},
-      {"generator", kGeneratorVersion},
-      {"fingerprint", fingerprint},
-      {"coughkit_version", version_string()},
-      {"command_line", options.command_line},
-      {"seed", options.seed},
-      {"options",
-       {{"train_scenes", options.train_scenes},
-        {"val_scenes", options.val_scenes},
-        {"test_scenes", options.test_scenes},
-        {"positive_fraction", options.positive_fraction},
-        {"speech_clips", options.speech_clips}}},
-      {"scene_params", scene_params_json(options.scene)},
-      {"counts", counts},
-      {"files", {{"train", "train.csv"}, {"val", "val.csv"}, {"test", "test.csv"}, {"scenes", "scenes.jsonl"}, {"sources", "sources.csv"}}},
-      {"sources",
-       {{"hedgewars-data",
-         {{"version", hedgewars.version},
-          {"deb", hedgewars.deb_name},
-          {"deb_sha256", hedgewars.deb_sha256},
-          {"license", "GPL-2; see usr/share/doc/hedgewars-data/copyright in the source cache"}}},
-        {"espeak-ng",
-         {{"version", espeak ? espeak->version : ""},
-          {"package_version", espeak ? espeak->package_version : ""},
-          {"utterances", sources.utterances.size()}}},
-        {"duplicates_removed", loaded.duplicates},
-        {"near_silent_dropped", loaded.too_short}}}};
+  return {{"format", "coughkit-dataset"},
+          {"format_version", 1},
+          {"generator", kGeneratorVersion},
+          {"fingerprint", fingerprint},
+          {"coughkit_version", version_string()},
+          {"command_line", options.command_line},
+          {"seed", options.seed},
+          {"options",
+           {{"train_scenes", options.train_scenes},
+            {"val_scenes", options.val_scenes},
+            {"test_scenes", options.test_scenes},
+            {"positive_fraction", options.positive_fraction},
+            {"speech_clips", options.speech_clips}}},
+          {"scene_params", scene_params_json(options.scene)},
+          {"counts", counts},
+          {"files",
+           {{"train", "train.csv"},
+            {"val", "val.csv"},
+            {"test", "test.csv"},
+            {"scenes", "scenes.jsonl"},
+            {"sources", "sources.csv"}}},
+          {"sources",
+           {{"hedgewars-data",
+             {{"version", hedgewars.version},
+              {"deb", hedgewars.deb_name},
+              {"deb_sha256", hedgewars.deb_sha256},
+              {"license", "GPL-2; see usr/share/doc/hedgewars-data/copyright in the source cache"}}},
+            {"espeak-ng",
+             {{"version", espeak ? espeak->version : ""},
+              {"package_version", espeak ? espeak->package_version : ""},
+              {"utterances", sources.utterances.size()}}},
+            {"duplicates_removed", loaded.duplicates},
+            {"near_silent_dropped", loaded.too_short}}}};
 }
 
 }  // namespace

@@ -111,7 +111,7 @@ struct SplitSummary {
 };
 
 struct BuildSummary {
-  bool already_complete = false;  // nothing was rendered: DIR held this exact dataset
+  bool already_complete = false;       // nothing was rendered: DIR held this exact dataset
   std::array<SplitSummary, 3> splits;  // indexed by Split
   std::size_t rendered = 0, resumed = 0;
   std::uintmax_t bytes = 0;  // of the WAV files

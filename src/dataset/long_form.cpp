@@ -27,7 +27,7 @@ namespace {
 // Bump when a change alters the output for the same options and sources (it is part of the
 // fingerprint, so a re-run renders again instead of keeping the old files).
 constexpr int kGeneratorVersion = 1;
-constexpr double kAudibleDb = -40.0;   // the truth rule: onset/offset at -40 dB re the event's peak
+constexpr double kAudibleDb = -40.0;  // the truth rule: onset/offset at -40 dB re the event's peak
 constexpr double kDigitalSilenceDb = -200.0;
 
 // A sample position in seconds, exactly (k / 16000 has at most 7 decimals), trailing zeros
@@ -100,7 +100,12 @@ FloorPoint floor_at(const LongFormPlan& plan, std::size_t i) {
   const FloorPoint& b = *it;
   const double t = static_cast<double>(i - a.at) / static_cast<double>(b.at - a.at);
   auto mix = [t](double x, double y) { return x + (y - x) * t; };
-  return {i, mix(a.level_db, b.level_db), mix(a.white, b.white), mix(a.pink, b.pink), mix(a.brown, b.brown), mix(a.hum, b.hum)};
+  return {i,
+          mix(a.level_db, b.level_db),
+          mix(a.white, b.white),
+          mix(a.pink, b.pink),
+          mix(a.brown, b.brown),
+          mix(a.hum, b.hum)};
 }
 
 // The noise floor, sample by sample in order: white, pink and brown noise from streams of
@@ -143,7 +148,8 @@ class FloorGenerator {
     const double t = seconds_of(i);
     double s = 0;
     for (std::size_t k = 0; k < plan_.hum_amplitudes.size(); ++k)
-      s += plan_.hum_amplitudes[k] * std::sin(2 * std::numbers::pi * plan_.hum_hz * static_cast<double>(k + 1) * t + plan_.hum_phases[k]);
+      s += plan_.hum_amplitudes[k] *
+           std::sin(2 * std::numbers::pi * plan_.hum_hz * static_cast<double>(k + 1) * t + plan_.hum_phases[k]);
     return s;
   }
 
@@ -278,8 +284,8 @@ class SegmentPlanner {
       return true;
     }
     if (kind == Kind::kSingle || kind == Kind::kBout)
-      place_coughs(kind == Kind::kSingle ? 1 : static_cast<int>(rng_.integer(p_.min_bout_coughs, p_.max_bout_coughs)), cursor,
-                   segment, events);
+      place_coughs(kind == Kind::kSingle ? 1 : static_cast<int>(rng_.integer(p_.min_bout_coughs, p_.max_bout_coughs)),
+                   cursor, segment, events);
     else
       place_others(kind, cursor, segment, events);
     end = events.back().e.start + events.back().e.length;
@@ -333,12 +339,17 @@ class SegmentPlanner {
   // Hard negatives (1-3, 0.2-1.5 s apart), one voice line, or a run of 2-6 speech clips
   // (voice lines among them 30% of the time) 0.15-1 s apart.
   void place_others(Kind kind, std::size_t cursor, std::size_t segment, std::vector<Drawn>& out) {
-    const int n = kind == Kind::kHard ? static_cast<int>(rng_.integer(1, 3)) : kind == Kind::kVoice ? 1 : static_cast<int>(rng_.integer(2, 6));
+    const int n = kind == Kind::kHard    ? static_cast<int>(rng_.integer(1, 3))
+                  : kind == Kind::kVoice ? 1
+                                         : static_cast<int>(rng_.integer(2, 6));
     std::size_t at = cursor;
     for (int k = 0; k < n; ++k) {
       EventKind ek = kind == Kind::kHard ? EventKind::kHard : EventKind::kVoice;
-      if (kind == Kind::kSpeechRun && !pool_.speech.empty() && (pool_.voices.empty() || rng_.chance(0.7))) ek = EventKind::kSpeech;
-      const std::size_t size = ek == EventKind::kHard ? pool_.hard.size() : ek == EventKind::kVoice ? pool_.voices.size() : pool_.speech.size();
+      if (kind == Kind::kSpeechRun && !pool_.speech.empty() && (pool_.voices.empty() || rng_.chance(0.7)))
+        ek = EventKind::kSpeech;
+      const std::size_t size = ek == EventKind::kHard    ? pool_.hard.size()
+                               : ek == EventKind::kVoice ? pool_.voices.size()
+                                                         : pool_.speech.size();
       Drawn d = draw(ek, rng_.index(size), segment);
       move_to(d.e, at);
       at = d.e.start + d.e.length + samples_of(kind == Kind::kHard ? rng_.uniform(0.2, 1.5) : rng_.uniform(0.15, 1.0));
@@ -403,7 +414,8 @@ class SegmentPlanner {
 
 // ---- sources -------------------------------------------------------------------------
 
-std::vector<std::pair<std::size_t, std::size_t>> split_cough_units(std::span<const float> x, double pause_db, double min_pause_s) {
+std::vector<std::pair<std::size_t, std::size_t>> split_cough_units(std::span<const float> x, double pause_db,
+                                                                   double min_pause_s) {
   constexpr std::size_t kFrame = kMixRate / 100;
   if (x.empty()) return {};
   float peak = 0;
@@ -441,8 +453,8 @@ std::vector<std::pair<std::size_t, std::size_t>> split_cough_units(std::span<con
 
 bool is_hard_negative(const SourceClip& clip) {
   if (clip.kind != SourceKind::kVoice) return false;
-  static const std::regex hard(
-      R"((Ooff|Ow|Firepunch|Jump)[0-9]*|Ouch|Laugh|PoisonMoan|Hmm|Nooo|Uh-oh|Oops|Drat)", std::regex::icase);
+  static const std::regex hard(R"((Ooff|Ow|Firepunch|Jump)[0-9]*|Ouch|Laugh|PoisonMoan|Hmm|Nooo|Uh-oh|Oops|Drat)",
+                               std::regex::icase);
   const std::size_t slash = clip.id.rfind('/');
   return std::regex_match(slash == std::string::npos ? clip.id : clip.id.substr(slash + 1), hard);
 }
@@ -462,8 +474,9 @@ LongFormPool make_long_form_pool(const std::vector<SourceClip>& clips, Split spl
                          c.samples.begin() + static_cast<std::ptrdiff_t>(units[k].second));
         const std::size_t n = u.samples.size(), fade = std::min(kFade, n / 2);
         for (std::size_t i = 0; i < fade; ++i) {
-          const auto g = static_cast<float>(0.5 * (1 - std::cos(std::numbers::pi * static_cast<double>(i) / static_cast<double>(fade))));
-          if (k > 0) u.samples[i] *= g;                       // cut at the start
+          const auto g = static_cast<float>(
+              0.5 * (1 - std::cos(std::numbers::pi * static_cast<double>(i) / static_cast<double>(fade))));
+          if (k > 0) u.samples[i] *= g;                         // cut at the start
           if (k + 1 < units.size()) u.samples[n - 1 - i] *= g;  // cut at the end
         }
         pool.coughs.push_back(std::move(u));
@@ -492,13 +505,15 @@ const char* event_kind_name(EventKind kind) {
 double floor_rms_at(const LongFormPlan& plan, std::size_t i) {
   if (plan.floor.empty()) return 0.0;
   const FloorPoint f = floor_at(plan, i);
-  return db_to_amplitude(f.level_db) * std::sqrt(f.white * f.white + f.pink * f.pink + f.brown * f.brown + f.hum * f.hum);
+  return db_to_amplitude(f.level_db) *
+         std::sqrt(f.white * f.white + f.pink * f.pink + f.brown * f.brown + f.hum * f.hum);
 }
 
 RealisedEvent realise_event(const Placement& placement, const LongFormPool& pool, const LongFormParams& p) {
   Rng rng(placement.seed);
   const bool cough = placement.kind == EventKind::kCough;
-  const double factor = cough ? rng.uniform(p.min_cough_speed, p.max_cough_speed) : rng.uniform(p.min_voice_speed, p.max_voice_speed);
+  const double factor =
+      cough ? rng.uniform(p.min_cough_speed, p.max_cough_speed) : rng.uniform(p.min_voice_speed, p.max_voice_speed);
   RealisedEvent r;
   r.speed = static_cast<double>(kMixRate) / speed_change_rate(factor);
   r.samples = change_speed(source_samples(pool, placement.kind, placement.source), factor);
@@ -511,7 +526,8 @@ RealisedEvent realise_event(const Placement& placement, const LongFormPool& pool
   return r;
 }
 
-LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& params, std::size_t frames, std::uint64_t seed) {
+LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& params, std::size_t frames,
+                            std::uint64_t seed) {
   if (pool.coughs.empty()) throw ConfigError("the long-form set needs at least one cough source in its split");
   LongFormPlan plan;
   plan.frames = frames;
@@ -522,7 +538,7 @@ LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& para
   const bool single_first = rng.chance(0.5);
   std::size_t cursor = samples_of(rng.uniform(0.5, 3.0));
   for (std::size_t segment = 0;; ++segment) {
-    const Kind kind = segment == 0 ? (single_first ? Kind::kSingle : Kind::kBout)
+    const Kind kind = segment == 0   ? (single_first ? Kind::kSingle : Kind::kBout)
                       : segment == 1 ? (single_first ? Kind::kBout : Kind::kSingle)
                                      : planner.draw_kind();
     std::size_t end = 0;
@@ -532,8 +548,9 @@ LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& para
   return plan;
 }
 
-void render_long_form(const LongFormPlan& plan, const LongFormPool& pool, const LongFormParams& params, std::uint64_t seed,
-                      std::size_t chunk_frames, const std::function<void(std::span<const float>)>& sink, RenderParts parts) {
+void render_long_form(const LongFormPlan& plan, const LongFormPool& pool, const LongFormParams& params,
+                      std::uint64_t seed, std::size_t chunk_frames,
+                      const std::function<void(std::span<const float>)>& sink, RenderParts parts) {
   if (chunk_frames == 0) throw ConfigError("render_long_form: chunk_frames must be > 0");
   FloorGenerator floor(plan, seed, samples_of(params.silence_ramp_s));
   struct Active {
@@ -572,14 +589,14 @@ std::string truth_csv(const LongFormPlan& plan, const std::string& file_name) {
   std::string out = csv_row({"file", "onset_s", "offset_s", "coughs", "bout", "source_id", "snr_db"});
   for (const auto& e : plan.events)
     if (e.kind == EventKind::kCough)
-      out += csv_row({file_name, exact_seconds(e.onset), exact_seconds(e.offset), "1",
-                      std::to_string(e.bout), e.source_id, fmt::format("{:.2f}", e.snr_db)});
+      out += csv_row({file_name, exact_seconds(e.onset), exact_seconds(e.offset), "1", std::to_string(e.bout),
+                      e.source_id, fmt::format("{:.2f}", e.snr_db)});
   return out;
 }
 
 std::string events_csv(const LongFormPlan& plan, const std::string& file_name) {
-  std::string out = csv_row({"file", "kind", "source_id", "segment", "bout", "start_s", "onset_s", "offset_s", "end_s", "speed",
-                             "rt60_s", "snr_db", "silence_dbfs"});
+  std::string out = csv_row({"file", "kind", "source_id", "segment", "bout", "start_s", "onset_s", "offset_s", "end_s",
+                             "speed", "rt60_s", "snr_db", "silence_dbfs"});
   const auto at = exact_seconds;
   auto silence_row = [&](const SilenceStretch& s) {
     return csv_row({file_name, "silence", "", "", "", at(s.begin), at(s.begin), at(s.end), at(s.end), "", "", "",
@@ -624,7 +641,8 @@ json params_json(const LongFormParams& p) {
           {"silence_s", {p.min_silence_s, p.max_silence_s}},
           {"silence_ramp_s", p.silence_ramp_s},
           {"digital_silence_probability", p.digital_silence_probability},
-          {"truth_rule", "onset/offset: first sample / one past the last sample of the placed cough at >= -40 dB re its peak"}};
+          {"truth_rule",
+           "onset/offset: first sample / one past the last sample of the placed cough at >= -40 dB re its peak"}};
 }
 
 std::size_t cough_sources(const LongFormPool& pool) {
@@ -656,9 +674,9 @@ LongFormSummary summarise(const LongFormPlan& plan, const LongFormPool& pool) {
 }
 
 json counts_json(const LongFormSummary& s) {
-  return {{"coughs", s.coughs},         {"single_coughs", s.single_coughs}, {"bouts", s.bouts},
-          {"bout_coughs", s.bout_coughs}, {"hard_negatives", s.hard},        {"voice_lines", s.voices},
-          {"speech_clips", s.speech},   {"silence_stretches", s.silences}, {"silence_s", round_to(s.silence_s, 2)}};
+  return {{"coughs", s.coughs},           {"single_coughs", s.single_coughs}, {"bouts", s.bouts},
+          {"bout_coughs", s.bout_coughs}, {"hard_negatives", s.hard},         {"voice_lines", s.voices},
+          {"speech_clips", s.speech},     {"silence_stretches", s.silences},  {"silence_s", round_to(s.silence_s, 2)}};
 }
 
 // The pool's sources, all of one split, with how often each was placed.
@@ -667,14 +685,20 @@ json sources_json(const LongFormPool& pool, const LongFormPlan& plan) {
   for (const auto& e : plan.events) ++used[e.source_id];
   json coughs = json::array();
   for (const auto& u : pool.coughs)
-    coughs.push_back({{"id", u.id}, {"sha256", u.source->sha256}, {"duration_s", round_to(seconds_of(u.samples.size()), 4)},
+    coughs.push_back({{"id", u.id},
+                      {"sha256", u.source->sha256},
+                      {"duration_s", round_to(seconds_of(u.samples.size()), 4)},
                       {"placed", used[u.id]}});
   auto ids = [&](const std::vector<const SourceClip*>& list) {
     int placed = 0;
     for (const auto* c : list) placed += used[c->id];
     return json{{"available", list.size()}, {"placed", placed}};
   };
-  return {{"split", "test"}, {"cough_units", coughs}, {"hard", ids(pool.hard)}, {"voice", ids(pool.voices)}, {"speech", ids(pool.speech)}};
+  return {{"split", "test"},
+          {"cough_units", coughs},
+          {"hard", ids(pool.hard)},
+          {"voice", ids(pool.voices)},
+          {"speech", ids(pool.speech)}};
 }
 
 }  // namespace
@@ -682,8 +706,8 @@ json sources_json(const LongFormPool& pool, const LongFormPlan& plan) {
 void LongFormOptions::Validate() const {
   if (out_dir.empty()) throw ConfigError("--out is required");
   if (!(hours >= kMinHours && hours <= kMaxHours))
-    throw ConfigError(fmt::format("--hours must be between {} and {} (a 16-bit WAV holds at most ~37 h), got {}", kMinHours,
-                                  kMaxHours, hours));
+    throw ConfigError(fmt::format("--hours must be between {} and {} (a 16-bit WAV holds at most ~37 h), got {}",
+                                  kMinHours, kMaxHours, hours));
   const auto& p = params;
   auto range = [](double lo, double hi, const char* what) {
     if (!(lo <= hi)) throw ConfigError(fmt::format("long-form {}: min {} > max {}", what, lo, hi));
@@ -692,8 +716,10 @@ void LongFormOptions::Validate() const {
   range(p.min_other_snr_db, p.max_other_snr_db, "SNR");
   range(p.min_floor_dbfs, p.max_floor_dbfs, "floor level");
   range(p.min_silence_s, p.max_silence_s, "silence length");
-  if (!(p.min_control_s > 0) || !(p.min_control_s <= p.max_control_s)) throw ConfigError("long-form control point spacing must be > 0");
-  if (p.min_bout_coughs < 2 || p.max_bout_coughs < p.min_bout_coughs) throw ConfigError("long-form bouts need 2 or more coughs");
+  if (!(p.min_control_s > 0) || !(p.min_control_s <= p.max_control_s))
+    throw ConfigError("long-form control point spacing must be > 0");
+  if (p.min_bout_coughs < 2 || p.max_bout_coughs < p.min_bout_coughs)
+    throw ConfigError("long-form bouts need 2 or more coughs");
 }
 
 LongFormSummary build_long_form(const LongFormOptions& options, const BuildObserver& observer) {
@@ -722,10 +748,11 @@ LongFormSummary build_long_form(const LongFormOptions& options, const BuildObser
   for (auto& c : sources.clips)
     if (c.split != Split::kTest) std::vector<float>().swap(c.samples);
   const LongFormPool pool = make_long_form_pool(sources.clips, Split::kTest);
-  log(fmt::format("test split of the corpus with --seed {}: {} cough unit(s) cut from {} cough source(s), {} hard negatives, {} "
-                  "other voice lines, {} espeak-ng utterances",
-                  options.corpus_seed, pool.coughs.size(), cough_sources(pool), pool.hard.size(),
-                  pool.voices.size(), pool.speech.size()));
+  log(fmt::format(
+      "test split of the corpus with --seed {}: {} cough unit(s) cut from {} cough source(s), {} hard negatives, {} "
+      "other voice lines, {} espeak-ng utterances",
+      options.corpus_seed, pool.coughs.size(), cough_sources(pool), pool.hard.size(), pool.voices.size(),
+      pool.speech.size()));
 
   const std::size_t frames = samples_of(options.hours * 3600.0);
   const std::string name = fmt::format("long_form_seed{}", options.seed);
@@ -750,8 +777,8 @@ LongFormSummary build_long_form(const LongFormOptions& options, const BuildObser
   summary.espeak_version = sources.espeak_version;
 
   // A complete earlier run of the same set: nothing to do.
-  if (fs::is_regular_file(summary.manifest) && fs::is_regular_file(summary.truth) && fs::is_regular_file(summary.events) &&
-      fs::is_regular_file(wav) && fs::file_size(wav) == 44 + 2 * frames) {
+  if (fs::is_regular_file(summary.manifest) && fs::is_regular_file(summary.truth) &&
+      fs::is_regular_file(summary.events) && fs::is_regular_file(wav) && fs::file_size(wav) == 44 + 2 * frames) {
     try {
       const json old = json::parse(read_file(summary.manifest));
       if (old.value("fingerprint", "") == fingerprint) {
@@ -787,27 +814,28 @@ LongFormSummary build_long_form(const LongFormOptions& options, const BuildObser
 
   write_file_atomic(summary.truth, truth_csv(plan, wav.filename().string()));
   write_file_atomic(summary.events, events_csv(plan, wav.filename().string()));
-  const json manifest = {{"format", "coughkit-long-form"},
-                         {"format_version", 1},
-                         {"generator", kGeneratorVersion},
-                         {"fingerprint", fingerprint},
-                         {"coughkit_version", version_string()},
-                         {"command_line", options.command_line},
-                         {"seed", options.seed},
-                         {"corpus_seed", options.corpus_seed},
-                         {"speech_clips", options.speech_clips},
-                         {"hours", options.hours},
-                         {"frames", frames},
-                         {"sample_rate", kMixRate},
-                         {"files", {{"audio", wav.filename().string()}, {"truth", "truth.csv"}, {"events", "events.csv"}}},
-                         {"audio_sha256", summary.wav_sha256},
-                         {"counts", counts_json(summary)},
-                         {"sources", sources_json(pool, plan)},
-                         {"versions",
-                          {{"hedgewars-data", sources.hedgewars_version},
-                           {"hedgewars_deb_sha256", sources.hedgewars_deb_sha256},
-                           {"espeak-ng", sources.espeak_version}}},
-                         {"params", params_json(options.params)}};
+  const json manifest = {
+      {"format", "coughkit-long-form"},
+      {"format_version", 1},
+      {"generator", kGeneratorVersion},
+      {"fingerprint", fingerprint},
+      {"coughkit_version", version_string()},
+      {"command_line", options.command_line},
+      {"seed", options.seed},
+      {"corpus_seed", options.corpus_seed},
+      {"speech_clips", options.speech_clips},
+      {"hours", options.hours},
+      {"frames", frames},
+      {"sample_rate", kMixRate},
+      {"files", {{"audio", wav.filename().string()}, {"truth", "truth.csv"}, {"events", "events.csv"}}},
+      {"audio_sha256", summary.wav_sha256},
+      {"counts", counts_json(summary)},
+      {"sources", sources_json(pool, plan)},
+      {"versions",
+       {{"hedgewars-data", sources.hedgewars_version},
+        {"hedgewars_deb_sha256", sources.hedgewars_deb_sha256},
+        {"espeak-ng", sources.espeak_version}}},
+      {"params", params_json(options.params)}};
   write_file_atomic(summary.manifest, manifest.dump(2) + "\n");
   return summary;
 }

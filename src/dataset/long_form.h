@@ -63,12 +63,12 @@ struct LongFormParams {
   double min_voice_speed = 0.9, max_voice_speed = 1.1;
   double reverb_probability = 0.3;
   double max_peak_dbfs = -3;
-  double min_floor_dbfs = -70, max_floor_dbfs = -35;     // floor RMS at a control point
-  double min_control_s = 15, max_control_s = 90;         // spacing of control points
-  double hum_probability = 0.25;                         // a control point with mains hum
+  double min_floor_dbfs = -70, max_floor_dbfs = -35;  // floor RMS at a control point
+  double min_control_s = 15, max_control_s = 90;      // spacing of control points
+  double hum_probability = 0.25;                      // a control point with mains hum
   double min_silence_s = 5, max_silence_s = 60;
   double silence_ramp_s = 0.3;
-  double digital_silence_probability = 0.5;              // else -96..-80 dBFS white
+  double digital_silence_probability = 0.5;  // else -96..-80 dBFS white
 };
 
 // ---- sources --------------------------------------------------------------------------
@@ -109,20 +109,20 @@ struct Placement {
   std::string source_id;
   std::uint64_t seed = 0;  // the event's own Rng: speed and reverb (realise_event)
   std::size_t segment = 0;
-  int bout = 0;            // coughs: 1-based bout number, 0 for a single cough
-  std::size_t start = 0;   // first sample of the realised signal in the file
-  std::size_t length = 0;  // of the realised signal
+  int bout = 0;                       // coughs: 1-based bout number, 0 for a single cough
+  std::size_t start = 0;              // first sample of the realised signal in the file
+  std::size_t length = 0;             // of the realised signal
   std::size_t onset = 0, offset = 0;  // audible part (the truth rule above), absolute samples
-  double gain = 1;         // applied to the realised signal
-  double snr_db = 0;       // reached: event RMS over [onset, offset) vs the floor's RMS
+  double gain = 1;                    // applied to the realised signal
+  double snr_db = 0;                  // reached: event RMS over [onset, offset) vs the floor's RMS
   double speed = 1;
-  double rt60_s = 0;       // 0: no reverb
+  double rt60_s = 0;  // 0: no reverb
 };
 
 // The floor's state at a control point; between points everything moves linearly.
 struct FloorPoint {
-  std::size_t at = 0;  // sample
-  double level_db = -50;  // RMS of the floor, dBFS
+  std::size_t at = 0;                              // sample
+  double level_db = -50;                           // RMS of the floor, dBFS
   double white = 1, pink = 0, brown = 0, hum = 0;  // component amplitudes, squares sum to 1
 };
 
@@ -137,7 +137,7 @@ struct LongFormPlan {
   double hum_hz = 50;
   std::vector<double> hum_amplitudes;  // harmonics 1..n, unit RMS in all
   std::vector<double> hum_phases;
-  std::vector<Placement> events;       // in time order, non-overlapping
+  std::vector<Placement> events;  // in time order, non-overlapping
   std::vector<SilenceStretch> silences;
   int bouts = 0;
 };
@@ -145,7 +145,8 @@ struct LongFormPlan {
 // Plans `frames` samples: floor control points, then segments one after another (the first
 // two are a single cough and a bout, in random order, so that even a short set has both).
 // Throws ConfigError when the pool has no cough.
-LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& params, std::size_t frames, std::uint64_t seed);
+LongFormPlan plan_long_form(const LongFormPool& pool, const LongFormParams& params, std::size_t frames,
+                            std::uint64_t seed);
 
 // The event's signal before its gain: the source, speed-changed and maybe reverberated, as
 // drawn from placement.seed. The same placement always gives the same samples, so the plan
@@ -177,9 +178,9 @@ struct LongFormOptions {
   std::filesystem::path source_cache;  // empty: out_dir / "sources"
   std::optional<std::filesystem::path> hedgewars_deb;
   double hours = 1.0;
-  std::uint64_t seed = 1;         // the long-form set's own choices
-  std::uint64_t corpus_seed = 1;  // the corpus's --seed: decides which sources are "test"
-  std::size_t speech_clips = 160; // the corpus's --speech-clips (it decides the speech sources)
+  std::uint64_t seed = 1;          // the long-form set's own choices
+  std::uint64_t corpus_seed = 1;   // the corpus's --seed: decides which sources are "test"
+  std::size_t speech_clips = 160;  // the corpus's --speech-clips (it decides the speech sources)
   unsigned jobs = 0;
   std::string command_line;
   std::filesystem::path licenses_dir = "/usr/share/common-licenses";

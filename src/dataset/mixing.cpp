@@ -76,7 +76,8 @@ double snr_db(std::span<const float> event, std::span<const float> background) {
 
 double gain_for_snr(double event_power, double background_power, double target_snr_db) {
   if (!(event_power > 0) || !(background_power > 0))
-    throw ConfigError(fmt::format("gain_for_snr: powers must be > 0 (event {}, background {})", event_power, background_power));
+    throw ConfigError(
+        fmt::format("gain_for_snr: powers must be > 0 (event {}, background {})", event_power, background_power));
   return std::sqrt(background_power * std::pow(10.0, target_snr_db / 10.0) / event_power);
 }
 
@@ -94,7 +95,8 @@ std::vector<float> trim_silence(std::span<const float> x, double threshold_db, s
 }
 
 int speed_change_rate(double factor) {
-  if (!(factor >= 0.25 && factor <= 4.0)) throw ConfigError(fmt::format("speed factor must be in [0.25, 4], got {}", factor));
+  if (!(factor >= 0.25 && factor <= 4.0))
+    throw ConfigError(fmt::format("speed factor must be in [0.25, 4], got {}", factor));
   return static_cast<int>(std::lround(kMixRate / factor / 100.0)) * 100;
 }
 
@@ -237,7 +239,8 @@ std::vector<float> synth_noise(NoiseKind kind, std::size_t n, Rng& rng) {
         const double tau = rng.uniform(0.0003, 0.003) * kMixRate;
         const auto len = static_cast<std::size_t>(tau * 5);
         for (std::size_t k = 0; k < len && start + k < n; ++k)
-          out[start + k] += static_cast<float>(amp * std::exp(-static_cast<double>(k) / tau) * (k == 0 ? 1.0 : rng.normal()));
+          out[start + k] +=
+              static_cast<float>(amp * std::exp(-static_cast<double>(k) / tau) * (k == 0 ? 1.0 : rng.normal()));
         t += -std::log(1.0 - rng.uniform()) / rate_hz;
       }
       break;

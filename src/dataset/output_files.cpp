@@ -67,7 +67,8 @@ std::string encode_wav_s16(const std::vector<std::vector<float>>& channels, int 
 }
 
 WavStreamWriter::WavStreamWriter(const std::filesystem::path& path, int sample_rate, std::uint64_t frames)
-    : path_(path), tmp_(path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid())),
+    : path_(path),
+      tmp_(path.parent_path() / fmt::format(".{}.tmp-{}", path.filename().string(), ::getpid())),
       frames_(frames) {
   const std::string header = wav_header_s16(1, sample_rate, frames);
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
@@ -90,7 +91,8 @@ void WavStreamWriter::put(std::string_view bytes) {
 
 void WavStreamWriter::write(std::span<const float> samples) {
   if (written_ + samples.size() > frames_)
-    throw ConfigError(fmt::format("WavStreamWriter: {} frames declared, {} written", frames_, written_ + samples.size()));
+    throw ConfigError(
+        fmt::format("WavStreamWriter: {} frames declared, {} written", frames_, written_ + samples.size()));
   std::string bytes;
   bytes.reserve(samples.size() * 2);
   for (float x : samples) put_u16(bytes, static_cast<std::uint16_t>(to_s16(x)));

@@ -22,7 +22,7 @@ struct Event {
   const SourceClip* source = nullptr;
   std::vector<float> signal;  // speed-changed, reverberated, not yet scaled
   double speed = 1;
-  long long offset = 0;       // may be negative (cropped speech)
+  long long offset = 0;  // may be negative (cropped speech)
   double snr_db = 0;
   double pan = 0;
 };
@@ -59,7 +59,8 @@ std::vector<float> babble(std::size_t n, const SplitPool& pool, Rng& rng) {
       const auto& x = clip->samples;
       for (std::size_t i = 0; i < x.size(); ++i) {
         const long long t = pos + static_cast<long long>(i);
-        if (t >= 0 && t < static_cast<long long>(n)) out[static_cast<std::size_t>(t)] += static_cast<float>(gain * x[i]);
+        if (t >= 0 && t < static_cast<long long>(n))
+          out[static_cast<std::size_t>(t)] += static_cast<float>(gain * x[i]);
       }
       pos += static_cast<long long>(x.size()) + rng.integer(kMixRate / 20, kMixRate * 2 / 5);
     }
@@ -185,7 +186,8 @@ Mix mix_scene(std::size_t n, const std::vector<float>& bg, double bg_pan, const 
   add(bg.data(), 0, n, 1.0, bg_pan);
   for (const auto& e : events) {
     const long long begin = std::max<long long>(0, e.offset);
-    const long long end = std::min<long long>(static_cast<long long>(n), e.offset + static_cast<long long>(e.signal.size()));
+    const long long end =
+        std::min<long long>(static_cast<long long>(n), e.offset + static_cast<long long>(e.signal.size()));
     const auto b = static_cast<std::size_t>(begin), en = static_cast<std::size_t>(std::max(begin, end));
     const std::span<const float> visible(e.signal.data() + static_cast<std::size_t>(begin - e.offset), en - b);
     const double pe = mean_power(visible);
@@ -282,7 +284,8 @@ std::vector<float> OutputResamplers::to_rate(const std::vector<float>& x16k, int
 RenderedScene render_scene(const SceneSpec& spec, const SplitPool& pool, const SceneParams& params,
                            const OutputResamplers& resamplers, bool keep_stems) {
   if (spec.positive && pool.coughs.empty())
-    throw ConfigError(fmt::format("split {} has no cough source for positive scene {}", split_name(spec.split), spec.index));
+    throw ConfigError(
+        fmt::format("split {} has no cough source for positive scene {}", split_name(spec.split), spec.index));
   if (params.sample_rates.empty()) throw ConfigError("SceneParams.sample_rates is empty");
   Rng rng(spec.seed);
   RenderedScene out;

@@ -32,8 +32,8 @@ struct SceneParams {
   double min_voice_speed = 0.9, max_voice_speed = 1.1;
   double reverb_probability = 0.4;
   double stereo_probability = 0.25;
-  double noise_only_probability = 0.25;          // of negative scenes: background alone
-  double speech_in_positive_probability = 0.4;   // of positive scenes: speech besides the coughs
+  double noise_only_probability = 0.25;                // of negative scenes: background alone
+  double speech_in_positive_probability = 0.4;         // of positive scenes: speech besides the coughs
   double min_peak_dbfs = -12.0, max_peak_dbfs = -1.0;  // final peak level
   std::vector<int> sample_rates = {16000, 22050, 32000, 44100, 48000};
 };
@@ -67,8 +67,8 @@ struct SceneRecord {
   std::size_t frames = 0;
   int sample_rate = 16000;
   int channels = 1;
-  std::string background;     // white, pink, brown, hum50, hum60, fan, clicks, babble
-  double background_dbfs = 0; // RMS level of the background in the written file
+  std::string background;      // white, pink, brown, hum50, hum60, fan, clicks, babble
+  double background_dbfs = 0;  // RMS level of the background in the written file
   std::optional<double> rt60_s;
   double reverb_wet_db = 0;
   double peak_dbfs = 0;

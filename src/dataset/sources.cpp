@@ -87,7 +87,8 @@ HedgewarsPackage read_marker(const fs::path& dir) {
 }
 
 std::optional<HedgewarsPackage> cached_package(const fs::path& dir) {
-  if (!fs::exists(dir / kMarker) || !fs::is_directory(dir / kHedgewarsDataDir / "Sounds" / "voices")) return std::nullopt;
+  if (!fs::exists(dir / kMarker) || !fs::is_directory(dir / kHedgewarsDataDir / "Sounds" / "voices"))
+    return std::nullopt;
   try {
     return read_marker(dir);
   } catch (const std::exception&) {
@@ -122,7 +123,8 @@ HedgewarsPackage unpack(const fs::path& deb, const fs::path& cache_dir, const Lo
   const std::vector<std::string> argv = {"dpkg", "-x", deb.string(), tmp.string()};
   const auto r = run_process(argv);
   if (r.exit_code != 0)
-    throw InputError(fmt::format("`{}` failed (exit {}): {}", describe_command(argv), r.exit_code, last_lines(r.output, 3)));
+    throw InputError(
+        fmt::format("`{}` failed (exit {}): {}", describe_command(argv), r.exit_code, last_lines(r.output, 3)));
   const std::string data = kHedgewarsDataDir;
   if (!fs::is_directory(tmp / data / "Sounds" / "voices"))
     throw InputError(fmt::format("{}: holds no {}/Sounds/voices", deb.string(), data));
@@ -132,7 +134,8 @@ HedgewarsPackage unpack(const fs::path& deb, const fs::path& cache_dir, const Lo
   p.version = version;
   p.deb_name = deb.filename().string();
   p.deb_sha256 = checkpoint::sha256_file(deb.string());
-  const nlohmann::json marker = {{"package", package}, {"version", version}, {"deb_name", p.deb_name}, {"deb_sha256", p.deb_sha256}};
+  const nlohmann::json marker = {
+      {"package", package}, {"version", version}, {"deb_name", p.deb_name}, {"deb_sha256", p.deb_sha256}};
   write_file_atomic(tmp / kMarker, marker.dump(2) + "\n");
   fs::remove_all(dir);
   fs::rename(tmp, dir);
@@ -165,9 +168,12 @@ std::vector<std::string> tips_of(const std::string& xml) {
     std::string text;
     bool in_tag = false;
     for (std::size_t i = pos + 5; i < end; ++i) {
-      if (xml[i] == '<') in_tag = true;
-      else if (xml[i] == '>') in_tag = false;
-      else if (!in_tag) text += xml[i];
+      if (xml[i] == '<')
+        in_tag = true;
+      else if (xml[i] == '>')
+        in_tag = false;
+      else if (!in_tag)
+        text += xml[i];
     }
     tips.push_back(text);
     pos = end;
@@ -198,14 +204,33 @@ struct VoiceSpec {
   const char* language;
 };
 constexpr VoiceSpec kVoices[] = {
-    {"en", "en"},    {"en-us", "en"}, {"en-gb-scotland", "en"}, {"en-gb-x-rp", "en"}, {"en-029", "en"},
-    {"en-us-nyc", "en"}, {"en-gb-x-gbclan", "en"}, {"de", "de"}, {"fr-fr", "fr"}, {"fr-be", "fr"},
-    {"es", "es"},    {"es-419", "es"}, {"it", "it"}, {"pl", "pl"}, {"ru", "ru"}, {"pt", "pt"}, {"pt-br", "pt"},
-    {"cs", "cs"},    {"fi", "fi"},    {"hu", "hu"}, {"sk", "sk"}, {"uk", "uk"}, {"da", "da"},
+    {"en", "en"},
+    {"en-us", "en"},
+    {"en-gb-scotland", "en"},
+    {"en-gb-x-rp", "en"},
+    {"en-029", "en"},
+    {"en-us-nyc", "en"},
+    {"en-gb-x-gbclan", "en"},
+    {"de", "de"},
+    {"fr-fr", "fr"},
+    {"fr-be", "fr"},
+    {"es", "es"},
+    {"es-419", "es"},
+    {"it", "it"},
+    {"pl", "pl"},
+    {"ru", "ru"},
+    {"pt", "pt"},
+    {"pt-br", "pt"},
+    {"cs", "cs"},
+    {"fi", "fi"},
+    {"hu", "hu"},
+    {"sk", "sk"},
+    {"uk", "uk"},
+    {"da", "da"},
 };
 // "" (the voice's own) three times as often as each variant; whisper is a hard negative.
-constexpr const char* kVariants[] = {"", "", "", "m1", "m2", "m3", "m4", "m5", "m6", "m7",
-                                     "f1", "f2", "f3", "f4", "f5", "croak", "klatt", "whisper"};
+constexpr const char* kVariants[] = {"",   "",   "",   "m1", "m2", "m3", "m4",    "m5",    "m6",
+                                     "m7", "f1", "f2", "f3", "f4", "f5", "croak", "klatt", "whisper"};
 constexpr const char* kTipLanguages[] = {"cs", "da", "de", "en", "es", "fi", "fr", "hu", "it", "pl", "ru", "sk", "uk"};
 
 // An exclusive flock on a file in the source cache for as long as it lives. Two builds that
@@ -272,7 +297,8 @@ HedgewarsPackage obtain_hedgewars(const fs::path& cache_dir, const std::optional
     throw InputError(fmt::format("`{}` succeeded but left no {}_*.deb in {}", describe_command(argv), kHedgewarsPackage,
                                  cache_dir.string()));
   std::sort(debs.begin(), debs.end(), [](const fs::path& a, const fs::path& b) {
-    return fs::last_write_time(a) < fs::last_write_time(b) || (fs::last_write_time(a) == fs::last_write_time(b) && a < b);
+    return fs::last_write_time(a) < fs::last_write_time(b) ||
+           (fs::last_write_time(a) == fs::last_write_time(b) && a < b);
   });
   const auto package = unpack(debs.back(), cache_dir, log);
   for (const auto& d : debs) fs::remove(d);  // the unpacked voices are all that is needed
@@ -310,7 +336,8 @@ EspeakInfo find_espeak() {
   const std::string marker = "text-to-speech: ";
   const auto pos = r.output.find(marker);
   if (r.exit_code != 0 || pos == std::string::npos)
-    throw InputError(fmt::format("`{} --version` failed (exit {}): {}", program->string(), r.exit_code, last_lines(r.output, 2)));
+    throw InputError(
+        fmt::format("`{} --version` failed (exit {}): {}", program->string(), r.exit_code, last_lines(r.output, 2)));
   const std::size_t start = pos + marker.size();
   info.version = r.output.substr(start, r.output.find_first_of(" \n", start) - start);
   if (find_program("dpkg-query")) {
@@ -333,7 +360,8 @@ std::vector<std::string> extract_sentences(const std::string& raw) {
     start = i + 1;
     // Leading list markers, quotes and brackets.
     std::size_t lead = 0;
-    while (lead < s.size() && !std::isalpha(static_cast<unsigned char>(s[lead])) && static_cast<unsigned char>(s[lead]) < 0x80)
+    while (lead < s.size() && !std::isalpha(static_cast<unsigned char>(s[lead])) &&
+           static_cast<unsigned char>(s[lead]) < 0x80)
       ++lead;
     s = s.substr(lead);
     if (s.size() > 140 || s.size() < 12) continue;
@@ -427,7 +455,8 @@ fs::path synthesize(const Utterance& u, const EspeakInfo& espeak, const fs::path
   const auto r = run_process(argv);
   if (r.exit_code != 0 || !fs::is_regular_file(tmp) || fs::file_size(tmp) <= 44) {
     fs::remove(tmp);
-    throw InputError(fmt::format("`{}` failed (exit {}): {}", describe_command(argv), r.exit_code, last_lines(r.output, 3)));
+    throw InputError(
+        fmt::format("`{}` failed (exit {}): {}", describe_command(argv), r.exit_code, last_lines(r.output, 3)));
   }
   fs::rename(tmp, wav);
   return wav;

@@ -21,7 +21,7 @@ const char* source_kind_name(SourceKind kind);  // "cough", "voice", "speech"
 
 // One unique source recording, conditioned to 16 kHz mono (peak 1), silence trimmed.
 struct SourceClip {
-  std::string id;      // "hw:Default/PoisonCough", "espeak:0042"
+  std::string id;  // "hw:Default/PoisonCough", "espeak:0042"
   SourceKind kind = SourceKind::kVoice;
   Split split = Split::kTrain;
   std::string origin;  // package paths (duplicates joined by ';') or the espeak-ng command
@@ -52,8 +52,8 @@ struct HedgewarsPackage {
 // renamed into place; a downloaded .deb is deleted afterwards. A marker file records the
 // version and the .deb's hash, so a later call returns at once (with `deb`: when its hash
 // matches). Throws InputError naming the failing command (e.g. no network) or file.
-HedgewarsPackage obtain_hedgewars(const std::filesystem::path& cache_dir, const std::optional<std::filesystem::path>& deb,
-                                  const LogFn& log);
+HedgewarsPackage obtain_hedgewars(const std::filesystem::path& cache_dir,
+                                  const std::optional<std::filesystem::path>& deb, const LogFn& log);
 
 struct VoiceFile {
   std::string pack;      // "Default"
@@ -85,8 +85,8 @@ std::vector<std::string> extract_sentences(const std::string& text);
 struct Utterance {
   std::string voice;  // espeak-ng -v value, e.g. "de+f2"
   std::string language;
-  int speed = 175;    // -s, words per minute
-  int pitch = 50;     // -p, 0..99
+  int speed = 175;  // -s, words per minute
+  int pitch = 50;   // -p, 0..99
   std::string text;
   std::vector<std::string> argv(const std::string& program, const std::string& wav_path) const;
   std::string cache_key(const std::string& espeak_version) const;  // sha256 hex

@@ -30,7 +30,8 @@ SplitCounts cough_split_counts(std::size_t n) {
 
 SplitCounts fraction_split_counts(std::size_t n, double val_fraction, double test_fraction) {
   if (!(val_fraction >= 0 && test_fraction >= 0 && val_fraction + test_fraction < 1))
-    throw ConfigError(fmt::format("split fractions must be >= 0 and sum to < 1, got {} and {}", val_fraction, test_fraction));
+    throw ConfigError(
+        fmt::format("split fractions must be >= 0 and sum to < 1, got {} and {}", val_fraction, test_fraction));
   std::size_t val = static_cast<std::size_t>(std::llround(n * val_fraction));
   std::size_t test = static_cast<std::size_t>(std::llround(n * test_fraction));
   if (n >= 3) {
@@ -41,8 +42,8 @@ SplitCounts fraction_split_counts(std::size_t n, double val_fraction, double tes
   return {n - val - test, val, test};
 }
 
-std::vector<Split> assign_splits(const std::vector<std::string>& keys, const SplitCounts& counts,
-                                 std::uint64_t seed, std::string_view group) {
+std::vector<Split> assign_splits(const std::vector<std::string>& keys, const SplitCounts& counts, std::uint64_t seed,
+                                 std::string_view group) {
   if (counts.total() != keys.size())
     throw ConfigError(fmt::format("split counts {}+{}+{} do not add up to the {} items of group '{}'", counts.train,
                                   counts.val, counts.test, keys.size(), group));

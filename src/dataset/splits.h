@@ -34,7 +34,7 @@ SplitCounts fraction_split_counts(std::size_t n, double val_fraction = 0.15, dou
 // shuffled with an Rng derived from (seed, group), and cut into train, val, test.
 // Returns the split of keys[i] at index i. Throws ConfigError when counts.total() != keys.size()
 // or a key repeats.
-std::vector<Split> assign_splits(const std::vector<std::string>& keys, const SplitCounts& counts,
-                                 std::uint64_t seed, std::string_view group);
+std::vector<Split> assign_splits(const std::vector<std::string>& keys, const SplitCounts& counts, std::uint64_t seed,
+                                 std::string_view group);
 
 }  // namespace coughkit::dataset

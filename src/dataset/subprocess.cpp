@@ -86,12 +86,12 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
   }
   ::close(fds[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   // posix_spawnp reports a missing program as exit 127 from the child on some libcs.
   if (result.exit_code == 127 && result.output.empty() && !find_program(argv[0]))
-    throw InputError(fmt::format("cannot run `{}`: {} is not installed or not on PATH", describe_command(argv), argv[0]));
+    throw InputError(
+        fmt::format("cannot run `{}`: {} is not installed or not on PATH", describe_command(argv), argv[0]));
   return result;
 }
 

@@ -13,7 +13,8 @@ namespace coughkit::detection {
 namespace {
 
 // A float from the model's metadata_props, e.g. "threshold" -> 0.61.
-std::optional<float> metadata_float(const model::ModelRunner& runner, const std::string& key, const std::string& model_path) {
+std::optional<float> metadata_float(const model::ModelRunner& runner, const std::string& key,
+                                    const std::string& model_path) {
   const auto& meta = runner.metadata();
   const auto it = meta.find(key);
   if (it == meta.end()) return std::nullopt;
@@ -39,12 +40,13 @@ void DetectorConfig::Validate() const {
 }
 
 std::string DetectorConfig::ToString() const {
-  return fmt::format("DetectorConfig(model_path={}, backend={}, {}, threshold={}, highpass_hz={})", model_path, backend_name(backend),
-                     engine.ToString(), threshold ? fmt::format("{}", *threshold) : "model", highpass_hz ? fmt::format("{}", *highpass_hz) : "model");
+  return fmt::format("DetectorConfig(model_path={}, backend={}, {}, threshold={}, highpass_hz={})", model_path,
+                     backend_name(backend), engine.ToString(), threshold ? fmt::format("{}", *threshold) : "model",
+                     highpass_hz ? fmt::format("{}", *highpass_hz) : "model");
 }
 
-Detector::Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> runner, features::PreprocessConfig preprocess,
-                   float threshold)
+Detector::Detector(DetectorConfig config, std::unique_ptr<model::ModelRunner> runner,
+                   features::PreprocessConfig preprocess, float threshold)
     : config_(std::move(config)), runner_(std::move(runner)), pipeline_(preprocess), threshold_(threshold) {}
 
 std::unique_ptr<Detector> Detector::create(const DetectorConfig& config) {
@@ -107,16 +109,18 @@ std::vector<Detection> Detector::infer(const std::vector<const features::ClipFea
     d.bag_probability = out.bag_probability[b];
     d.bag_logit = out.bag_logit[b];
     const auto row = static_cast<std::ptrdiff_t>(b) * segments;
-    d.segment_probabilities.assign(out.segment_probabilities.begin() + row,
-                                   out.segment_probabilities.begin() + row + static_cast<std::ptrdiff_t>(d.num_segments));
+    d.segment_probabilities.assign(
+        out.segment_probabilities.begin() + row,
+        out.segment_probabilities.begin() + row + static_cast<std::ptrdiff_t>(d.num_segments));
     d.segment_logits.assign(out.segment_logits.begin() + row,
                             out.segment_logits.begin() + row + static_cast<std::ptrdiff_t>(d.num_segments));
     for (std::size_t i = 0; i < d.num_segments; ++i)
       d.segment_timestamps.push_back(features::segment_time_range(i, pipeline_.config().segments));
     if (!d.segment_probabilities.empty()) {
       d.max_segment_probability = *std::max_element(d.segment_probabilities.begin(), d.segment_probabilities.end());
-      d.mean_segment_probability = std::accumulate(d.segment_probabilities.begin(), d.segment_probabilities.end(), 0.0f) /
-                                   static_cast<float>(d.num_segments);
+      d.mean_segment_probability =
+          std::accumulate(d.segment_probabilities.begin(), d.segment_probabilities.end(), 0.0f) /
+          static_cast<float>(d.num_segments);
     }
     d.threshold = t;
     d.cough_detected = d.bag_probability > t;  // docs/pipeline.md section 7: strictly greater

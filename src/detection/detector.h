@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "audio/decoder.h"
+#include "detection/model_factory.h"
 #include "features/feature_pipeline.h"
 #include "features/model_input_contract.h"
-#include "detection/model_factory.h"
 #include "model/model_runner.h"
 
 namespace coughkit::detection {
@@ -30,10 +30,10 @@ namespace coughkit::detection {
 inline constexpr float kDefaultThreshold = features::kReferenceThreshold;
 
 struct DetectorConfig {
-  std::string model_path;                    // .onnx, or a torch.save checkpoint (.pth/.pt/.ckpt)
+  std::string model_path;  // .onnx, or a torch.save checkpoint (.pth/.pt/.ckpt)
   model::EngineOptions engine{};
-  std::optional<float> threshold;            // overrides the model's own
-  std::optional<float> highpass_hz;          // overrides the model's preprocessing config
+  std::optional<float> threshold;    // overrides the model's own
+  std::optional<float> highpass_hz;  // overrides the model's preprocessing config
   // The engine (default) or LibTorch (the reference backend; model_path must be a checkpoint).
   // Last, so designated initialisers written before it still compile.
   Backend backend = Backend::kEngine;

@@ -22,9 +22,10 @@ std::optional<Backend> parse_backend(const std::string& name) {
 void ModelSpec::Validate() const {
   if (path.empty()) throw ConfigError("no model file given: pass --model FILE.onnx (or a .pth checkpoint)");
   if (backend == Backend::kTorch && !checkpoint::is_checkpoint_path(path))
-    throw ConfigError(fmt::format("--backend torch runs a torch.save checkpoint (.pth, .pt, .ckpt); {} is not one "
-                                  "(ONNX files run on the engine)",
-                                  path));
+    throw ConfigError(
+        fmt::format("--backend torch runs a torch.save checkpoint (.pth, .pt, .ckpt); {} is not one "
+                    "(ONNX files run on the engine)",
+                    path));
   engine.Validate();
 }
 

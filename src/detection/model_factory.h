@@ -25,9 +25,9 @@ const char* backend_name(Backend b);  // "engine", "torch"
 std::optional<Backend> parse_backend(const std::string& name);
 
 struct ModelSpec {
-  std::string path;                  // .onnx, or a torch.save checkpoint (.pth, .pt, .ckpt)
+  std::string path;  // .onnx, or a torch.save checkpoint (.pth, .pt, .ckpt)
   Backend backend = Backend::kEngine;
-  model::EngineOptions engine{};     // threads (both backends), engine options
+  model::EngineOptions engine{};  // threads (both backends), engine options
 
   void Validate() const;  // throws ConfigError naming what is wrong
 };

@@ -111,7 +111,8 @@ class GraphBuilder {
     scale.resize(c);
     shift.resize(c);
     for (std::int64_t i = 0; i < c; ++i) {
-      if (!(v.data[i] >= 0.0f)) throw InputError(fmt::format("{}: '{}.running_var' has a negative or NaN entry", sd_.source(), bn));
+      if (!(v.data[i] >= 0.0f))
+        throw InputError(fmt::format("{}: '{}.running_var' has a negative or NaN entry", sd_.source(), bn));
       scale[i] = g.data[i] / std::sqrt(static_cast<double>(v.data[i]) + kBatchNormEps);
       shift[i] = b.data[i] - m.data[i] * scale[i];
     }
@@ -126,7 +127,8 @@ class GraphBuilder {
     std::vector<float> wf(w.data.size()), bf(cout);
     const std::size_t per_out = w.data.size() / cout;
     for (std::int64_t o = 0; o < cout; ++o) {
-      for (std::size_t j = 0; j < per_out; ++j) wf[o * per_out + j] = static_cast<float>(w.data[o * per_out + j] * scale[o]);
+      for (std::size_t j = 0; j < per_out; ++j)
+        wf[o * per_out + j] = static_cast<float>(w.data[o * per_out + j] * scale[o]);
       bf[o] = static_cast<float>(shift[o]);
     }
     const auto wn = weight(conv + ".weight", wf, w.shape);
@@ -206,7 +208,8 @@ class GraphBuilder {
 
     // (B, S) from the mask's shape: the dynamic axes come from the inputs, never constants.
     node("Shape", {"segment_mask"}, {"bag_shape"}, "bag_shape");
-    auto* concat = node("Concat", {"bag_shape", ints("feature_dim", {kFeatures})}, {"bag_feature_shape"}, "bag_feature_shape");
+    auto* concat =
+        node("Concat", {"bag_shape", ints("feature_dim", {kFeatures})}, {"bag_feature_shape"}, "bag_feature_shape");
     attr_int(concat, "axis", 0);
     node("Reshape", {"features", "bag_feature_shape"}, {"bag_features"}, "bag_features");
 
@@ -295,7 +298,8 @@ std::string build_attnmil_onnx(const checkpoint::StateDict& state, const ExportO
   g->set_name("AttnMILResNet");
   // Dynamic axes as torch.onnx.export names them (tools/reference/export_models.py).
   const std::string B = "batch_size", S = "num_segments";
-  add_io(g->mutable_input(), "spectrograms", onnx::TensorProto::FLOAT, {B, S, std::int64_t{3}, std::int64_t{224}, std::int64_t{224}});
+  add_io(g->mutable_input(), "spectrograms", onnx::TensorProto::FLOAT,
+         {B, S, std::int64_t{3}, std::int64_t{224}, std::int64_t{224}});
   add_io(g->mutable_input(), "segment_mask", onnx::TensorProto::BOOL, {B, S});
   add_io(g->mutable_output(), "bag_probability", onnx::TensorProto::FLOAT, {B});
   add_io(g->mutable_output(), "segment_probabilities", onnx::TensorProto::FLOAT, {B, S});

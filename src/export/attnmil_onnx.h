@@ -15,7 +15,7 @@ struct ExportOptions {
   int opset = 14;     // model::kMinOpset..kMaxOpset (model/op_specs.h), the opsets the engine accepts
   bool fp16 = false;  // store weights as float16 (Cast to float32 in the graph): half the file size
   std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props, in order
-  void Validate() const;  // throws ConfigError; the one check of the opset bounds
+  void Validate() const;                                      // throws ConfigError; the one check of the opset bounds
 };
 
 // The serialised ONNX ModelProto (the bytes of a .onnx file). Throws InputError (naming the

@@ -22,9 +22,10 @@ std::string num32(double v) { return fmt::format("{}", static_cast<float>(v)); }
 std::vector<std::pair<std::string, std::string>> checkpoint_metadata(const checkpoint::Checkpoint& ckpt,
                                                                      const MetadataOverrides& overrides) {
   const auto cfg = nlohmann::json::parse(ckpt.config_json);
-  const double threshold = overrides.threshold ? *overrides.threshold
-                                               : ckpt.config_number("threshold").value_or(kReferenceThreshold);
-  const double highpass = overrides.highpass_hz ? *overrides.highpass_hz : ckpt.config_number("highpass_hz").value_or(0.0);
+  const double threshold =
+      overrides.threshold ? *overrides.threshold : ckpt.config_number("threshold").value_or(kReferenceThreshold);
+  const double highpass =
+      overrides.highpass_hz ? *overrides.highpass_hz : ckpt.config_number("highpass_hz").value_or(0.0);
   if (!(threshold >= 0.0 && threshold <= 1.0))
     throw InputError(fmt::format("{}: config threshold {} is not in [0, 1]", ckpt.path, threshold));
   // The preprocessing the model was trained with: docs/pipeline.md sections 2-5, with any of

@@ -6,9 +6,9 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "export/attnmil_onnx.h"
@@ -33,7 +33,8 @@ Probe make_probe() {
     for (int y = 0; y < n; ++y)
       for (int x = 0; x < n; ++x)
         images[(s * n + y) * n + x] =
-            0.9f * std::sin(0.045f * static_cast<float>(x) * static_cast<float>(s + 1) + 0.031f * static_cast<float>(y)) *
+            0.9f *
+            std::sin(0.045f * static_cast<float>(x) * static_cast<float>(s + 1) + 0.031f * static_cast<float>(y)) *
             std::cos(0.013f * static_cast<float>(x * y % 97));
   p.input.assign(images.size() * model::kChannels, 0.0f);
   model::images_to_model_input(images, p.batch * p.segments, p.input);
@@ -115,7 +116,8 @@ ExportReport export_checkpoint(const ExportRequest& request) {
     const Probe probe = make_probe();
     auto run = [&](const model::Engine& e) { return e.run(probe.batch, probe.segments, probe.input, probe.mask); };
     const auto written = run(*model::Engine::load_onnx(request.out, request.engine));
-    const auto fp32 = run(*model::Engine::load_onnx_bytes(checkpoint_onnx_bytes(report.source), request.checkpoint, request.engine));
+    const auto fp32 =
+        run(*model::Engine::load_onnx_bytes(checkpoint_onnx_bytes(report.source), request.checkpoint, request.engine));
     report.max_diff_vs_fp32 = max_output_difference(written, fp32);
     report.max_diff = report.max_diff_vs_fp32;
     if (request.fp16) {
@@ -126,9 +128,10 @@ ExportReport export_checkpoint(const ExportRequest& request) {
       report.max_diff = max_output_difference(written, same);
     }
     if (!(report.max_diff <= request.tolerance))
-      throw std::runtime_error(fmt::format("{}: the written model differs from the checkpoint by {:.3g} (> {:.3g}) on the "
-                                           "probe input; the file was removed",
-                                           request.out, report.max_diff, request.tolerance));
+      throw std::runtime_error(
+          fmt::format("{}: the written model differs from the checkpoint by {:.3g} (> {:.3g}) on the "
+                      "probe input; the file was removed",
+                      request.out, report.max_diff, request.tolerance));
   } catch (...) {
     std::error_code ec;
     std::filesystem::remove(request.out, ec);

@@ -107,22 +107,25 @@ FeatureCache::FeatureCache(std::string dir, const PreprocessConfig& config) : di
       throw InputError(fmt::format("{}: not a coughkit feature cache (format '{}')", dir_, str("format")));
     const int version = found.value("format_version", 0);
     if (version != kFormatVersion)
-      throw InputError(fmt::format("{}: feature cache format version {}, this coughkit reads version {}; "
-                                   "use a new --cache directory or delete this one to rebuild it",
-                                   dir_, version, kFormatVersion));
+      throw InputError(
+          fmt::format("{}: feature cache format version {}, this coughkit reads version {}; "
+                      "use a new --cache directory or delete this one to rebuild it",
+                      dir_, version, kFormatVersion));
     if (str("preprocess") != config_.ToString())
-      throw InputError(fmt::format("{}: this feature cache was built with another preprocessing config\n"
-                                   "  cache:    {}\n  this run: {}\n"
-                                   "use another --cache directory (or delete this one) for this config",
-                                   dir_, str("preprocess"), config_.ToString()));
+      throw InputError(
+          fmt::format("{}: this feature cache was built with another preprocessing config\n"
+                      "  cache:    {}\n  this run: {}\n"
+                      "use another --cache directory (or delete this one) for this config",
+                      dir_, str("preprocess"), config_.ToString()));
     return;
   }
   // No description: only an empty directory may become a cache.
   for (const auto& entry : fs::directory_iterator(d, ec)) {
     if (!entry.path().filename().string().starts_with(kInfoFile))
-      throw InputError(fmt::format("{}: the directory is not empty and has no {}, so it is not a coughkit feature "
-                                   "cache; choose a new or empty directory",
-                                   dir_, kInfoFile));
+      throw InputError(
+          fmt::format("{}: the directory is not empty and has no {}, so it is not a coughkit feature "
+                      "cache; choose a new or empty directory",
+                      dir_, kInfoFile));
   }
   io::write_file_atomically(info_path, expected.dump(2) + "\n");
 }
@@ -154,8 +157,8 @@ void FeatureCache::store(const std::string& file_path, const ClipFeatures& featu
   const std::size_t size = static_cast<std::size_t>(config_.mel.image_size);
   const std::size_t segments = features.num_segments();
   if (segments == 0 || features.images.size() != segments * size * size)
-    throw std::invalid_argument(fmt::format("FeatureCache::store({}): {} image values for {} segments of {}x{}", file_path,
-                                            features.images.size(), segments, size, size));
+    throw std::invalid_argument(fmt::format("FeatureCache::store({}): {} image values for {} segments of {}x{}",
+                                            file_path, features.images.size(), segments, size, size));
   std::vector<std::uint16_t> half(features.images.size());
   floats_to_halves(features.images, half);
   const fs::path path = entry_path(file_path);
@@ -176,8 +179,8 @@ std::optional<CachedImages> FeatureCache::load(const std::string& file_path) con
       (max_segments && array.shape[0] > max_segments)) {
     std::string shape;
     for (auto d : array.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw InputError(fmt::format("{}: cache entry has shape ({}), expected (S, {}, {}) with 1 <= S <= {}", path, shape, size,
-                                 size, max_segments));
+    throw InputError(fmt::format("{}: cache entry has shape ({}), expected (S, {}, {}) with 1 <= S <= {}", path, shape,
+                                 size, size, max_segments));
   }
   CachedImages out;
   out.segments = array.shape[0];
@@ -224,8 +227,8 @@ void FeatureCache::remove(const std::string& file_path) const {
 
 // --- precompute ------------------------------------------------------------------------
 
-PrecomputeReport precompute(const std::vector<LabelledClip>& rows, const std::string& base_dir, const FeatureCache& cache,
-                            const FeaturePipeline& pipeline, int threads,
+PrecomputeReport precompute(const std::vector<LabelledClip>& rows, const std::string& base_dir,
+                            const FeatureCache& cache, const FeaturePipeline& pipeline, int threads,
                             const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
   std::vector<PrecomputeItem> items;
   items.reserve(rows.size());
@@ -259,11 +262,12 @@ PrecomputeReport precompute_items(const std::vector<PrecomputeItem>& items, cons
       } else {
         const auto& first = items[it->second];
         failures.push_back(
-            {i, {items[i].file_path,
-                 fmt::format("{}: its cache entry {} is already the one of '{}' ({}); file paths must be unique "
-                             "across the CSVs of one cache",
-                             items[i].audio_path, it->first, first.file_path, first.audio_path),
-                 items[i].audio_path}});
+            {i,
+             {items[i].file_path,
+              fmt::format("{}: its cache entry {} is already the one of '{}' ({}); file paths must be unique "
+                          "across the CSVs of one cache",
+                          items[i].audio_path, it->first, first.file_path, first.audio_path),
+              items[i].audio_path}});
       }
     }
   }
@@ -314,7 +318,8 @@ PrecomputeReport precompute_items(const std::vector<PrecomputeItem>& items, cons
       std::lock_guard lock(mutex);
       if (outcome == PrecomputeOutcome::kComputed) ++report.computed;
       if (outcome == PrecomputeOutcome::kReused) ++report.reused;
-      if (outcome == PrecomputeOutcome::kFailed) failures.push_back({work[k], {item.file_path, error, item.audio_path}});
+      if (outcome == PrecomputeOutcome::kFailed)
+        failures.push_back({work[k], {item.file_path, error, item.audio_path}});
       notify(item, outcome, error);
     }
   };

@@ -16,7 +16,8 @@
 //                              <hash> = 16 hex digits of FNV-1a 64 of the normalised path
 //   DIR/precompute_report.json counts and failures of the last precompute() run
 // The clip's metadata is kept in the .npy header, after the dict, as a Python comment:
-//   {'descr': '<f2', 'fortran_order': False, 'shape': (S, 224, 224), } # coughkit-cache duration_s=5.25 total_segments=15
+//   {'descr': '<f2', 'fortran_order': False, 'shape': (S, 224, 224), } # coughkit-cache duration_s=5.25
+//   total_segments=15
 // np.load reads the file as usual (numpy refuses extra dict keys but ignores the comment).
 // Every file is written to a unique temporary name and renamed, so an interrupted run
 // leaves only whole entries; a rerun recomputes only the missing and stale ones.
@@ -36,10 +37,10 @@
 namespace coughkit::features {
 
 struct CachedImages {
-  std::size_t segments = 0;          // S
-  std::vector<std::uint16_t> half;   // S x 224 x 224 IEEE half bits, C order
-  double duration_s = 0;             // of the decoded audio (0 when the entry lacks it)
-  std::size_t total_segments = 0;    // full windows in the whole clip (> segments: truncated)
+  std::size_t segments = 0;             // S
+  std::vector<std::uint16_t> half;      // S x 224 x 224 IEEE half bits, C order
+  double duration_s = 0;                // of the decoded audio (0 when the entry lacks it)
+  std::size_t total_segments = 0;       // full windows in the whole clip (> segments: truncated)
   std::vector<float> to_float() const;  // the images widened to float32 (exact)
 };
 

@@ -65,8 +65,10 @@ PreprocessConfig PreprocessConfig::from_json(const std::string& text) {
   require(c.condition.target_rate == 16000, fmt::format("sample_rate {} is not 16000", c.condition.target_rate));
   c.condition.highpass_hz = static_cast<float>(number("highpass_hz", c.condition.highpass_hz));
   const double rate = c.segments.sample_rate;
-  c.segments.window_samples = static_cast<int>(std::lround(number("segment_seconds", c.segments.window_samples / rate) * rate));
-  c.segments.hop_samples = static_cast<int>(std::lround(number("segment_hop_seconds", c.segments.hop_samples / rate) * rate));
+  c.segments.window_samples =
+      static_cast<int>(std::lround(number("segment_seconds", c.segments.window_samples / rate) * rate));
+  c.segments.hop_samples =
+      static_cast<int>(std::lround(number("segment_hop_seconds", c.segments.hop_samples / rate) * rate));
   c.segments.max_segments = integer("max_segments", c.segments.max_segments);
   c.mel.n_fft = c.mel.mel.n_fft = integer("n_fft", c.mel.n_fft);
   c.mel.win_length = integer("win_length", c.mel.win_length);
@@ -76,7 +78,8 @@ PreprocessConfig PreprocessConfig::from_json(const std::string& text) {
   c.mel.mel.f_max = static_cast<float>(number("f_max", c.mel.mel.f_max));
   c.mel.top_db = static_cast<float>(number("top_db", c.mel.top_db));
   c.mel.image_size = integer("image_size", c.mel.image_size);
-  require(c.mel.image_size == kModelImageSize, fmt::format("image_size {} is not {}", c.mel.image_size, kModelImageSize));
+  require(c.mel.image_size == kModelImageSize,
+          fmt::format("image_size {} is not {}", c.mel.image_size, kModelImageSize));
   for (const auto& [key, want] : {std::pair{"mean", kImageNetMean}, std::pair{"std", kImageNetStd}}) {
     const auto it = j.find(key);
     if (it == j.end()) continue;
@@ -93,7 +96,8 @@ PreprocessConfig PreprocessConfig::from_json(const std::string& text) {
   return c;
 }
 
-FeaturePipeline::FeaturePipeline(const PreprocessConfig& config) : config_(config), images_(config.mel, config.segments) {
+FeaturePipeline::FeaturePipeline(const PreprocessConfig& config)
+    : config_(config), images_(config.mel, config.segments) {
   config_.Validate();
 }
 

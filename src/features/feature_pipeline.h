@@ -35,10 +35,10 @@ struct PreprocessConfig {
 };
 
 struct ClipFeatures {
-  double duration_s = 0.0;       // of the decoded input
-  std::vector<float> wave;       // conditioned 16 kHz mono waveform (unpadded)
-  SegmentPlan plan;              // which segments the images are
-  std::vector<float> images;     // plan.starts.size() x 224 x 224, [-1, 1]
+  double duration_s = 0.0;    // of the decoded input
+  std::vector<float> wave;    // conditioned 16 kHz mono waveform (unpadded)
+  SegmentPlan plan;           // which segments the images are
+  std::vector<float> images;  // plan.starts.size() x 224 x 224, [-1, 1]
   std::size_t num_segments() const { return plan.starts.size(); }
 };
 

@@ -90,7 +90,8 @@ std::string lower(std::string s) {
 }  // namespace
 
 std::vector<LabelledClip> read_labels_csv(const std::string& csv_path) {
-  if (std::filesystem::is_directory(csv_path)) throw InputError(fmt::format("{}: is a directory, not a labels CSV", csv_path));
+  if (std::filesystem::is_directory(csv_path))
+    throw InputError(fmt::format("{}: is a directory, not a labels CSV", csv_path));
   std::ifstream in(csv_path, std::ios::binary);
   if (!in) {
     const bool exists = std::filesystem::exists(csv_path);
@@ -100,7 +101,8 @@ std::vector<LabelledClip> read_labels_csv(const std::string& csv_path) {
   buffer << in.rdbuf();
   if (in.bad()) throw InputError(fmt::format("{}: cannot read the labels CSV", csv_path));
   const auto records = parse_csv(buffer.str(), csv_path);
-  if (records.empty()) throw InputError(fmt::format("{}: empty CSV (expected a header with file_path,cough_label)", csv_path));
+  if (records.empty())
+    throw InputError(fmt::format("{}: empty CSV (expected a header with file_path,cough_label)", csv_path));
 
   const auto& header = records.front();
   std::optional<std::size_t> path_col, label_col;

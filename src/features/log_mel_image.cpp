@@ -71,7 +71,11 @@ class LogMelImageComputer::Workspace {
 };
 
 LogMelImageComputer::LogMelImageComputer(const MelImageOptions& options, const SegmentOptions& segments)
-    : options_(options), segments_(segments), fft_(options.n_fft), mel_bank_(options.mel), window_(periodic_hann(options.win_length)) {
+    : options_(options),
+      segments_(segments),
+      fft_(options.n_fft),
+      mel_bank_(options.mel),
+      window_(periodic_hann(options.win_length)) {
   options_.Validate();
   segments_.Validate();
   const int half = options_.n_fft / 2;
@@ -118,7 +122,8 @@ void LogMelImageComputer::frame_to_db(const float* frame_start, Workspace& ws, f
 
 // A frame whose window reaches past the segment's ends: torch.stft(center=True) reflect-pads
 // the segment itself (x[-i] = x[i], x[n-1+i] = x[n-1-i]), not the surrounding audio.
-void LogMelImageComputer::edge_frame_to_db(std::span<const float> segment, int frame, Workspace& ws, float* db_out) const {
+void LogMelImageComputer::edge_frame_to_db(std::span<const float> segment, int frame, Workspace& ws,
+                                           float* db_out) const {
   const long long n = static_cast<long long>(segment.size());
   const long long start = static_cast<long long>(frame) * options_.hop_length - options_.n_fft / 2;
   std::vector<float> padded(options_.n_fft);
@@ -179,7 +184,7 @@ void LogMelImageComputer::db_frames_to_image(const float* const* db_frames, Work
   }
   // Across mel rows, written transposed into the image (row = mel band, column = time).
   float* transposed = ws.transposed.data();  // mels x resized_width
-  constexpr int kBlock = 16;  // cache-blocked transpose
+  constexpr int kBlock = 16;                 // cache-blocked transpose
   for (int x0 = 0; x0 < resized_width_; x0 += kBlock)
     for (int m0 = 0; m0 < mels; m0 += kBlock)
       for (int x = x0; x < std::min(x0 + kBlock, resized_width_); ++x)

@@ -29,9 +29,9 @@ struct MelImageOptions {
   // STFT, pinned to the values the training pipeline used (torchaudio defaults differ:
   // win_length defaults to n_fft and hop to n_fft / 2 — set explicitly here).
   int n_fft = 1024;
-  int win_length = 1024;   // periodic Hann window of this length
-  int hop_length = 160;    // 10 ms
-  MelBanksOptions mel{};   // 16 kHz, 160 HTK mels, 50-4000 Hz, no normalisation
+  int win_length = 1024;  // periodic Hann window of this length
+  int hop_length = 160;   // 10 ms
+  MelBanksOptions mel{};  // 16 kHz, 160 HTK mels, 50-4000 Hz, no normalisation
   // AmplitudeToDB(stype="power", top_db=80): 10 * log10(max(p, amin)), floor at max - top_db.
   float amin = 1e-10f;
   float top_db = 80.0f;

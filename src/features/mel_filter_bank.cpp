@@ -61,8 +61,9 @@ void MelBanksOptions::Validate() const {
 }
 
 std::string MelBanksOptions::ToString() const {
-  return fmt::format("MelBanksOptions(sample_rate={}, n_fft={}, n_mels={}, f_min={}, f_max={}, mel_scale=htk, norm=None)",
-                     sample_rate, n_fft, n_mels, f_min, f_max);
+  return fmt::format(
+      "MelBanksOptions(sample_rate={}, n_fft={}, n_mels={}, f_min={}, f_max={}, mel_scale=htk, norm=None)", sample_rate,
+      n_fft, n_mels, f_min, f_max);
 }
 
 MelFilterBank::MelFilterBank(const MelBanksOptions& options) {

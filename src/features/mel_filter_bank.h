@@ -11,7 +11,7 @@ namespace coughkit::features {
 
 struct MelBanksOptions {
   int sample_rate = 16000;
-  int n_fft = 1024;       // -> n_fft / 2 + 1 = 513 bins
+  int n_fft = 1024;  // -> n_fft / 2 + 1 = 513 bins
   int n_mels = 160;
   float f_min = 50.0f;
   float f_max = 4000.0f;

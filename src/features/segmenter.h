@@ -19,9 +19,9 @@ struct SegmentOptions {
 };
 
 struct SegmentPlan {
-  std::size_t padded_length = 0;       // waveform length after zero-padding short clips
-  std::size_t total_segments = 0;      // full windows in the whole clip
-  std::vector<std::size_t> starts;     // sample offsets of the segments kept
+  std::size_t padded_length = 0;    // waveform length after zero-padding short clips
+  std::size_t total_segments = 0;   // full windows in the whole clip
+  std::vector<std::size_t> starts;  // sample offsets of the segments kept
   bool truncated() const { return starts.size() < total_segments; }
 };
 

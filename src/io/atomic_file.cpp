@@ -18,8 +18,8 @@ void replace_file_atomically(const std::filesystem::path& path,
   // Hidden (leading dot) so a listing or a glob such as *.wav never picks up a file still
   // being written; ".tmp-" is what cleanup code (dataset_builder.cpp) recognises.
   const std::filesystem::path tmp =
-      path.parent_path() / fmt::format(".{}.tmp-{}-{}", path.filename().string(), static_cast<long>(::getpid()),
-                                       counter.fetch_add(1));
+      path.parent_path() /
+      fmt::format(".{}.tmp-{}-{}", path.filename().string(), static_cast<long>(::getpid()), counter.fetch_add(1));
   std::error_code ec;
   try {
     write(tmp);
@@ -38,7 +38,8 @@ void write_file_atomically(const std::filesystem::path& path, std::initializer_l
     if (!out) throw std::runtime_error(fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
     for (const std::string_view piece : pieces) out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
     out.close();
-    if (!out) throw std::runtime_error(fmt::format("cannot write {} (disk full?): {}", path.string(), std::strerror(errno)));
+    if (!out)
+      throw std::runtime_error(fmt::format("cannot write {} (disk full?): {}", path.string(), std::strerror(errno)));
   });
 }
 

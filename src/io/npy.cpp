@@ -24,7 +24,8 @@ constexpr std::size_t kMaxCount = std::size_t{1} << 32;
 
 std::string shape_tuple(const std::vector<std::size_t>& shape) {
   std::string s = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += fmt::format("{}{}", shape[i], i + 1 < shape.size() || shape.size() == 1 ? "," : "");
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    s += fmt::format("{}{}", shape[i], i + 1 < shape.size() || shape.size() == 1 ? "," : "");
   return s + ")";
 }
 
@@ -37,7 +38,8 @@ std::size_t shape_count(const std::vector<std::size_t>& shape) {
 // Magic, version 1.0, header length, header: the dict (plus an optional comment), padded
 // with spaces so that the data starts at a multiple of 64, ending in '\n'.
 std::string make_preamble(const std::string& descr, const std::vector<std::size_t>& shape, const std::string& comment) {
-  std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_tuple(shape));
+  std::string header =
+      fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_tuple(shape));
   if (!comment.empty()) header += " # " + comment;
   const std::size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -155,11 +157,11 @@ NpyHeader parse_header(const std::filesystem::path& path, std::istream& in) {
 
 std::size_t NpyHeader::count() const { return shape_count(shape); }
 
-void write_npy(const std::filesystem::path& path, std::span<const float> data,
-               const std::vector<std::size_t>& shape) {
+void write_npy(const std::filesystem::path& path, std::span<const float> data, const std::vector<std::size_t>& shape) {
   const std::size_t count = shape_count(shape);
   if (count != data.size())
-    throw std::invalid_argument(fmt::format("write_npy: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
+    throw std::invalid_argument(
+        fmt::format("write_npy: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
   write_file_atomically(path, {make_preamble("<f4", shape, ""), as_bytes_view(data)});
 }
 
@@ -167,9 +169,11 @@ void write_npy_half(const std::filesystem::path& path, std::span<const std::uint
                     const std::vector<std::size_t>& shape, const std::string& comment) {
   const std::size_t count = shape_count(shape);
   if (count != data.size())
-    throw std::invalid_argument(fmt::format("write_npy_half: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
+    throw std::invalid_argument(
+        fmt::format("write_npy_half: shape {} holds {} values, got {}", shape_tuple(shape), count, data.size()));
   for (const char c : comment)
-    if (c < 0x20 || c > 0x7e) throw std::invalid_argument("write_npy_half: the comment must be one line of printable ASCII");
+    if (c < 0x20 || c > 0x7e)
+      throw std::invalid_argument("write_npy_half: the comment must be one line of printable ASCII");
   write_file_atomically(path, {make_preamble("<f2", shape, comment), as_bytes_view(data)});
 }
 

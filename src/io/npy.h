@@ -20,8 +20,7 @@ struct NpyArray {
 // Writes float32 data with the given shape. The file is written to a temporary name
 // (unique per process and call) and renamed, so a reader never sees a half-written array
 // and concurrent writers never share a temporary. Throws std::runtime_error on I/O.
-void write_npy(const std::filesystem::path& path, std::span<const float> data,
-               const std::vector<std::size_t>& shape);
+void write_npy(const std::filesystem::path& path, std::span<const float> data, const std::vector<std::size_t>& shape);
 
 // Reads a float32 ('<f4') or float16 ('<f2', widened) array; throws coughkit::InputError
 // for anything else or a malformed file.

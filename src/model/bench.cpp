@@ -15,8 +15,7 @@ std::string BenchResult::ToJson() const {
   os << "{\"engine\":\"coughkit\",\"segments\":" << segments << ",\"threads\":" << threads << ",\"repeat\":" << repeat
      << ",\"ms_per_bag_median\":" << ms_per_bag_median << ",\"ms_per_bag_min\":" << ms_per_bag_min
      << ",\"ms_per_bag_mean\":" << ms_per_bag_mean << ",\"ms_per_segment_median\":" << ms_per_bag_median / segments
-     << ",\"gflops\":" << gflops_per_s
-     << ",\"conv_algorithms\":\"" << conv_algorithms << "\"}";
+     << ",\"gflops\":" << gflops_per_s << ",\"conv_algorithms\":\"" << conv_algorithms << "\"}";
   return os.str();
 }
 
@@ -45,8 +44,8 @@ BenchResult bench_engine(const Engine& engine, int segments, int repeat, int war
   r.segments = segments;
   r.threads = engine.threads();
   r.repeat = repeat;
-  r.ms_per_bag_median = sorted.size() % 2 ? sorted[sorted.size() / 2]
-                                           : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
+  r.ms_per_bag_median =
+      sorted.size() % 2 ? sorted[sorted.size() / 2] : (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]) / 2;
   r.ms_per_bag_min = sorted.front();
   r.ms_per_bag_mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   r.gflops_per_s = engine.flops_per_segment() * segments / (r.ms_per_bag_median * 1e6);

@@ -20,8 +20,7 @@ const Tensor& in(const std::vector<const Tensor*>& inputs, std::size_t i) {
 }
 
 void require_dtype(const Tensor& t, DType want, const char* what) {
-  if (t.dtype != want)
-    fail(std::string(what) + " must be " + dtype_name(want) + ", got " + dtype_name(t.dtype));
+  if (t.dtype != want) fail(std::string(what) + " must be " + dtype_name(want) + ", got " + dtype_name(t.dtype));
 }
 
 std::int64_t norm_axis(std::int64_t axis, std::int64_t rank, const char* what = "axis") {
@@ -114,14 +113,19 @@ Tensor binary(const Node& node, const Tensor& a, const Tensor& b, BufferPool* po
     } else {
       T* po = out.data<T>();
       std::function<T(T, T)> f;
-      if (op == "Add") f = [](T x, T y) { return static_cast<T>(x + y); };
-      else if (op == "Sub") f = [](T x, T y) { return static_cast<T>(x - y); };
-      else if (op == "Mul") f = [](T x, T y) { return static_cast<T>(x * y); };
-      else if constexpr (std::is_floating_point_v<T>) f = [](T x, T y) { return x / y; };
-      else f = [](T x, T y) {
-        if (y == 0) fail("integer division by zero");
-        return static_cast<T>(x / y);
-      };
+      if (op == "Add")
+        f = [](T x, T y) { return static_cast<T>(x + y); };
+      else if (op == "Sub")
+        f = [](T x, T y) { return static_cast<T>(x - y); };
+      else if (op == "Mul")
+        f = [](T x, T y) { return static_cast<T>(x * y); };
+      else if constexpr (std::is_floating_point_v<T>)
+        f = [](T x, T y) { return x / y; };
+      else
+        f = [](T x, T y) {
+          if (y == 0) fail("integer division by zero");
+          return static_cast<T>(x / y);
+        };
       if (a.shape == b.shape) {  // the common case, without index arithmetic
         for (std::int64_t i = 0, n = out.numel(); i < n; ++i) po[i] = f(pa[i], pb[i]);
       } else {
@@ -148,20 +152,31 @@ Tensor unary(const Node& node, const Tensor& x, BufferPool* pool) {
   auto apply = [&](auto f) {
     for (std::int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
   };
-  if (op == "Relu") apply([](float v) { return v > 0.f ? v : 0.f; });
-  else if (op == "Tanh") apply([](float v) { return std::tanh(v); });
-  else if (op == "Sigmoid") apply([](float v) { return 1.f / (1.f + std::exp(-v)); });
-  else if (op == "Neg") apply([](float v) { return -v; });
-  else if (op == "Exp") apply([](float v) { return std::exp(v); });
-  else if (op == "Sqrt") apply([](float v) { return std::sqrt(v); });
-  else if (op == "Abs") apply([](float v) { return std::fabs(v); });
-  else fail("no unary kernel for " + op);
+  if (op == "Relu")
+    apply([](float v) { return v > 0.f ? v : 0.f; });
+  else if (op == "Tanh")
+    apply([](float v) { return std::tanh(v); });
+  else if (op == "Sigmoid")
+    apply([](float v) { return 1.f / (1.f + std::exp(-v)); });
+  else if (op == "Neg")
+    apply([](float v) { return -v; });
+  else if (op == "Exp")
+    apply([](float v) { return std::exp(v); });
+  else if (op == "Sqrt")
+    apply([](float v) { return std::sqrt(v); });
+  else if (op == "Abs")
+    apply([](float v) { return std::fabs(v); });
+  else
+    fail("no unary kernel for " + op);
   return out;
 }
 
 Tensor cast(const Tensor& x, std::int64_t to, BufferPool* pool) {
-  DType dst = to == 1 ? DType::Float : to == 6 ? DType::Int32 : to == 7 ? DType::Int64 : to == 9 ? DType::Bool
-                                                                                           : DType::Float16;
+  DType dst = to == 1   ? DType::Float
+              : to == 6 ? DType::Int32
+              : to == 7 ? DType::Int64
+              : to == 9 ? DType::Bool
+                        : DType::Float16;
   if (dst == DType::Float16) fail("Cast to float16 is not supported");
   Tensor out = Tensor::allocate(dst, x.shape, pool);
   std::int64_t n = x.numel();
@@ -171,8 +186,10 @@ Tensor cast(const Tensor& x, std::int64_t to, BufferPool* pool) {
       D* po = out.data<D>();
       for (std::int64_t i = 0; i < n; ++i) {
         auto v = getter(i);
-        if constexpr (std::is_same_v<D, bool>) po[i] = v != 0;
-        else po[i] = static_cast<D>(v);
+        if constexpr (std::is_same_v<D, bool>)
+          po[i] = v != 0;
+        else
+          po[i] = static_cast<D>(v);
       }
     });
   };
@@ -221,8 +238,10 @@ Tensor reduce(const Node& node, const Tensor& x, const Tensor* axes_input, int o
   bool mean = node.op == "ReduceMean";
   auto rank = static_cast<std::int64_t>(x.shape.size());
   std::vector<std::int64_t> axes;
-  if (axes_input) axes = tensor_to_ints(*axes_input);
-  else axes = node.attr_ints("axes");
+  if (axes_input)
+    axes = tensor_to_ints(*axes_input);
+  else
+    axes = node.attr_ints("axes");
   bool keepdims = node.attr_int("keepdims", 1) != 0;
   if (axes.empty() && node.attr_int("noop_with_empty_axes", 0) != 0) {
     Tensor out = Tensor::allocate(DType::Float, x.shape, pool);
@@ -234,8 +253,10 @@ Tensor reduce(const Node& node, const Tensor& x, const Tensor* axes_input, int o
   Shape out_shape, kept_shape;
   for (std::int64_t d = 0; d < rank; ++d) {
     kept_shape.push_back(reduced[d] ? 1 : x.shape[d]);
-    if (!reduced[d]) out_shape.push_back(x.shape[d]);
-    else if (keepdims) out_shape.push_back(1);
+    if (!reduced[d])
+      out_shape.push_back(x.shape[d]);
+    else if (keepdims)
+      out_shape.push_back(1);
   }
   std::int64_t n_out = shape_numel(kept_shape);
   std::vector<double> acc(static_cast<std::size_t>(n_out), 0.0);
@@ -258,7 +279,8 @@ Tensor gather(const Tensor& data, const Tensor& indices, std::int64_t axis_attr,
   std::vector<std::int64_t> idx = tensor_to_ints(indices);
   std::int64_t dim = data.shape[axis];
   for (auto& i : idx) {
-    if (i < -dim || i >= dim) fail("Gather index " + std::to_string(i) + " out of range for dimension " + std::to_string(dim));
+    if (i < -dim || i >= dim)
+      fail("Gather index " + std::to_string(i) + " out of range for dimension " + std::to_string(dim));
     if (i < 0) i += dim;
   }
   Shape out_shape(data.shape.begin(), data.shape.begin() + axis);
@@ -356,7 +378,8 @@ Tensor squeeze(const Tensor& x, const std::vector<std::int64_t>& axes) {
   std::set<std::int64_t> drop;
   for (auto a : axes) {
     std::int64_t d = norm_axis(a, rank, "Squeeze axis");
-    if (x.shape[d] != 1) fail("Squeeze of dimension " + std::to_string(d) + " of " + shape_str(x.shape) + ", which is not 1");
+    if (x.shape[d] != 1)
+      fail("Squeeze of dimension " + std::to_string(d) + " of " + shape_str(x.shape) + ", which is not 1");
     drop.insert(d);
   }
   Shape out;
@@ -407,10 +430,14 @@ Tensor slice(const std::vector<const Tensor*>& inputs, BufferPool* pool) {
   auto rank = static_cast<std::int64_t>(x.shape.size());
   auto starts = tensor_to_ints(in(inputs, 1)), ends = tensor_to_ints(in(inputs, 2));
   std::vector<std::int64_t> axes, steps;
-  if (inputs.size() > 3 && inputs[3]) axes = tensor_to_ints(*inputs[3]);
-  else for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
-  if (inputs.size() > 4 && inputs[4]) steps = tensor_to_ints(*inputs[4]);
-  else steps.assign(starts.size(), 1);
+  if (inputs.size() > 3 && inputs[3])
+    axes = tensor_to_ints(*inputs[3]);
+  else
+    for (std::size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<std::int64_t>(i));
+  if (inputs.size() > 4 && inputs[4])
+    steps = tensor_to_ints(*inputs[4]);
+  else
+    steps.assign(starts.size(), 1);
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     fail("Slice starts/ends/axes/steps lengths differ");
   std::vector<std::int64_t> first(rank, 0), step(rank, 1);
@@ -539,8 +566,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   for (std::size_t k = 0; k < rank; ++k) {
     std::int64_t da = k < a.size() ? a[a.size() - 1 - k] : 1;
     std::int64_t db = k < b.size() ? b[b.size() - 1 - k] : 1;
-    if (da != db && da != 1 && db != 1)
-      fail("shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+    if (da != db && da != 1 && db != 1) fail("shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
     out[rank - 1 - k] = da == 1 ? db : da;
   }
   return out;
@@ -548,9 +574,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 
 std::vector<std::int64_t> tensor_to_ints(const Tensor& t) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
-  if (t.dtype == DType::Int64) std::copy_n(t.data<std::int64_t>(), v.size(), v.begin());
-  else if (t.dtype == DType::Int32) std::copy_n(t.data<std::int32_t>(), v.size(), v.begin());
-  else fail(std::string("expected an int64 tensor, got ") + dtype_name(t.dtype));
+  if (t.dtype == DType::Int64)
+    std::copy_n(t.data<std::int64_t>(), v.size(), v.begin());
+  else if (t.dtype == DType::Int32)
+    std::copy_n(t.data<std::int32_t>(), v.size(), v.begin());
+  else
+    fail(std::string("expected an int64 tensor, got ") + dtype_name(t.dtype));
   return v;
 }
 
@@ -592,8 +621,8 @@ std::vector<Tensor> unsqueeze_op(const Node& node, const CpuInputs& inputs, int 
 }
 std::vector<Tensor> squeeze_op(const Node& node, const CpuInputs& inputs, int opset, BufferPool*) {
   const Tensor* axes_input = optional_input(inputs, 1);
-  std::vector<std::int64_t> axes = opset >= 13 ? (axes_input ? tensor_to_ints(*axes_input) : std::vector<std::int64_t>{})
-                                               : node.attr_ints("axes");
+  std::vector<std::int64_t> axes =
+      opset >= 13 ? (axes_input ? tensor_to_ints(*axes_input) : std::vector<std::int64_t>{}) : node.attr_ints("axes");
   return {squeeze(in(inputs, 0), axes)};
 }
 std::vector<Tensor> flatten_op(const Node& node, const CpuInputs& inputs, int, BufferPool*) {
@@ -619,7 +648,9 @@ std::vector<Tensor> dropout_op(const Node& node, const CpuInputs& inputs, int, B
 std::vector<Tensor> cast_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
   return {cast(in(inputs, 0), node.attr_int("to", 1), pool)};
 }
-std::vector<Tensor> constant_op(const Node& node, const CpuInputs&, int, BufferPool*) { return {constant_from_attr(node)}; }
+std::vector<Tensor> constant_op(const Node& node, const CpuInputs&, int, BufferPool*) {
+  return {constant_from_attr(node)};
+}
 std::vector<Tensor> constant_of_shape_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
   auto dims = tensor_to_ints(in(inputs, 0));
   Tensor value;
@@ -642,7 +673,9 @@ std::vector<Tensor> expand_op(const Node&, const CpuInputs& inputs, int, BufferP
 std::vector<Tensor> transpose_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
   return {transpose(in(inputs, 0), node.attr_ints("perm"), pool)};
 }
-std::vector<Tensor> slice_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) { return {slice(inputs, pool)}; }
+std::vector<Tensor> slice_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {slice(inputs, pool)};
+}
 std::vector<Tensor> batchnorm_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
   return {batchnorm(inputs, node.attr_float("epsilon", 1e-5f), pool)};
 }

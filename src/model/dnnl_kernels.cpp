@@ -84,8 +84,7 @@ const Tensor& DnnlContext::plain(RtValue& v) {
 std::pair<memory::desc, void*> DnnlContext::as_src(RtValue& v) {
   if (v.md) return {*v.md, v.blocked.get()};
   if (!v.plain) throw InternalError("value has no data");
-  if (v.plain->dtype != DType::Float)
-    fail(std::string("expected a float32 tensor, got ") + dtype_name(v.plain->dtype));
+  if (v.plain->dtype != DType::Float) fail(std::string("expected a float32 tensor, got ") + dtype_name(v.plain->dtype));
   return {plain_desc(v.plain->shape), v.plain->storage.get()};
 }
 
@@ -114,7 +113,8 @@ ConvKernel::ConvKernel(const Node& node, const Tensor& weights, const Tensor* bi
   auto ks = node.attr_ints("kernel_shape", {kh_, kw_});
   if (ks.size() != 2 || ks[0] != kh_ || ks[1] != kw_) fail("kernel_shape does not match the weights");
   if (bias) {
-    if (bias->dtype != DType::Float || bias->numel() != oc_) fail("bias must be float32 with one value per output channel");
+    if (bias->dtype != DType::Float || bias->numel() != oc_)
+      fail("bias must be float32 with one value per output channel");
     bias_ = *bias;
   }
   strides_ = node.attr_ints("strides", {1, 1});
@@ -168,8 +168,8 @@ RtValue ConvKernel::run_winograd(DnnlContext& ctx, RtValue& x, RtValue* residual
   return RtValue::blocked_value(ys, dst_md, std::move(dst));
 }
 
-ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs,
-                                       const std::optional<memory::desc>& dst_hint, const std::string& key) {
+ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs, const std::optional<memory::desc>& dst_hint,
+                                       const std::string& key) {
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   auto plan = std::make_shared<Plan>();
@@ -182,8 +182,8 @@ ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs,
   plan->out_shape = {n, oc_, oh, ow};
   plan->flops = 2.0 * n * oc_ * oh * ow * (ic_ / group_) * kh_ * kw_;
 
-  memory::dims wdims = group_ > 1 ? memory::dims{group_, oc_ / group_, ic_ / group_, kh_, kw_}
-                                  : memory::dims{oc_, ic_, kh_, kw_};
+  memory::dims wdims =
+      group_ > 1 ? memory::dims{group_, oc_ / group_, ic_ / group_, kh_, kw_} : memory::dims{oc_, ic_, kh_, kw_};
   memory::desc src_any(to_dims(xs), dt::f32, tag::any), wei_any(wdims, dt::f32, tag::any);
   memory::desc dst_any(to_dims(plan->out_shape), dt::f32, tag::any);
   memory::desc bias_md = bias_ ? memory::desc({oc_}, dt::f32, tag::a) : memory::desc();
@@ -266,10 +266,9 @@ RtValue ConvKernel::run(DnnlContext& ctx, RtValue& x, RtValue* residual, bool ma
     src = src_tmp.get();
   }
   std::shared_ptr<void> dst = output_buffer(ctx, residual, may_steal, plan.dst_md);
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, make_memory(plan.src_md, ctx.engine(), src)},
-      {DNNL_ARG_WEIGHTS, plan.weights},
-      {DNNL_ARG_DST, memory(plan.dst_md, ctx.engine(), dst.get())}};
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, make_memory(plan.src_md, ctx.engine(), src)},
+                                          {DNNL_ARG_WEIGHTS, plan.weights},
+                                          {DNNL_ARG_DST, memory(plan.dst_md, ctx.engine(), dst.get())}};
   if (bias_) args[DNNL_ARG_BIAS] = plan.bias;
   plan.prim.execute(ctx.stream(), args);
   ctx.stream().wait();
@@ -298,7 +297,8 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
     std::int64_t h = x.shape[2], w = x.shape[3];
     std::vector<std::int64_t> kernel = global ? std::vector<std::int64_t>{h, w} : node_.attr_ints("kernel_shape");
     std::vector<std::int64_t> strides = global ? std::vector<std::int64_t>{1, 1} : node_.attr_ints("strides", {1, 1});
-    std::vector<std::int64_t> pads = global ? std::vector<std::int64_t>{0, 0, 0, 0} : node_.attr_ints("pads", {0, 0, 0, 0});
+    std::vector<std::int64_t> pads =
+        global ? std::vector<std::int64_t>{0, 0, 0, 0} : node_.attr_ints("pads", {0, 0, 0, 0});
     if (node_.attr_string("auto_pad", "NOTSET") == "VALID") pads = {0, 0, 0, 0};
     if (kernel.size() != 2 || strides.size() != 2 || pads.size() != 4) fail("kernel/strides/pads must be 2-D");
     if (h + pads[0] + pads[2] < kernel[0] || w + pads[1] + pads[3] < kernel[1])
@@ -306,16 +306,16 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
     std::int64_t oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1;
     std::int64_t ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1;
     plan->out_shape = {x.shape[0], x.shape[1], oh, ow};
-    dnnl::algorithm alg = node_.op == "MaxPool" ? dnnl::algorithm::pooling_max
+    dnnl::algorithm alg = node_.op == "MaxPool"                    ? dnnl::algorithm::pooling_max
                           : node_.attr_int("count_include_pad", 0) ? dnnl::algorithm::pooling_avg_include_padding
                                                                    : dnnl::algorithm::pooling_avg_exclude_padding;
     memory::desc dst_any(to_dims(plan->out_shape), dt::f32, tag::any);
     dnnl::pooling_forward::desc pdsc(dnnl::prop_kind::forward_inference, alg, xmd, dst_any, to_dims(strides),
                                      to_dims(kernel), {pads[0], pads[1]}, {pads[2], pads[3]});
     const memory::desc blocked8(to_dims(x.shape), dt::f32, tag::nChw8c);
-    if (alg == dnnl::algorithm::pooling_max && x.shape[1] % 8 == 0 && xmd == blocked8 && pads[0] < kernel[0] && pads[1] < kernel[1] &&
-        pads[2] < kernel[0] && pads[3] < kernel[1] && own_avx2_kernels_enabled()) {
-      plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          oh,     ow,
+    if (alg == dnnl::algorithm::pooling_max && x.shape[1] % 8 == 0 && xmd == blocked8 && pads[0] < kernel[0] &&
+        pads[1] < kernel[1] && pads[2] < kernel[0] && pads[3] < kernel[1] && own_avx2_kernels_enabled()) {
+      plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          oh,      ow,
                                          kernel[0],  kernel[1],  strides[0], strides[1], pads[0], pads[1]};
       plan->dst_md = memory::desc(to_dims(plan->out_shape), dt::f32, tag::nChw8c);
       implementations_.insert("own_maxpool_avx2");
@@ -413,7 +413,8 @@ Tensor MatMulKernel::run(DnnlContext& ctx, const Tensor& a, const Tensor& b, con
   bool ta = gemm && node_.attr_int("transA", 0) != 0, tb = gemm && node_.attr_int("transB", 0) != 0;
   if (!gemm && (b.shape.size() != 2 || a.shape.size() < 2)) return run_batched(ctx, a, b, flops);
   if (b.shape.size() != 2) fail("Gemm's B must be 2-D, got " + shape_str(b.shape));
-  if (gemm ? a.shape.size() != 2 : a.shape.size() < 2) fail("the left operand has the wrong rank: " + shape_str(a.shape));
+  if (gemm ? a.shape.size() != 2 : a.shape.size() < 2)
+    fail("the left operand has the wrong rank: " + shape_str(a.shape));
   std::int64_t k = ta ? a.shape[0] : a.shape.back();
   std::int64_t m = ta ? a.shape[1] : a.numel() / std::max<std::int64_t>(k, 1);
   std::int64_t kb = tb ? b.shape[1] : b.shape[0], n = tb ? b.shape[0] : b.shape[1];
@@ -452,12 +453,12 @@ Tensor MatMulKernel::run(DnnlContext& ctx, const Tensor& a, const Tensor& b, con
     if (c->shape.size() > 2) fail("Gemm C must have rank <= 2");
     std::int64_t cm = c->shape.size() == 2 ? c->shape[0] : 1;
     std::int64_t cn = c->shape.empty() ? 1 : c->shape.back();
-    if ((cm != 1 && cm != m) || (cn != 1 && cn != n)) fail("Gemm C " + shape_str(c->shape) + " does not broadcast to the output");
+    if ((cm != 1 && cm != m) || (cn != 1 && cn != n))
+      fail("Gemm C " + shape_str(c->shape) + " does not broadcast to the output");
     const float* pc = c->data<float>();
     float* py = y.data<float>();
     for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j)
-        py[i * n + j] += beta * pc[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+      for (std::int64_t j = 0; j < n; ++j) py[i * n + j] += beta * pc[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
   }
   return y;
 }

@@ -77,7 +77,8 @@ std::unique_ptr<Engine> Engine::from_graph(Graph g, const std::string& source, c
 ModelOutputs Engine::run(int batch, int segments, std::span<const float> spectrograms,
                          std::span<const std::uint8_t> segment_mask) const {
   if (batch < 1 || segments < 1)
-    throw InputError("batch and segments must be >= 1, got " + std::to_string(batch) + " and " + std::to_string(segments));
+    throw InputError("batch and segments must be >= 1, got " + std::to_string(batch) + " and " +
+                     std::to_string(segments));
   // 1<<20 segments is far beyond any memory; the bound keeps the size arithmetic exact.
   if (static_cast<std::int64_t>(batch) * segments > (1 << 20))
     throw InputError("batch x segments is too large: " + std::to_string(static_cast<std::int64_t>(batch) * segments));
@@ -87,7 +88,8 @@ ModelOutputs Engine::run(int batch, int segments, std::span<const float> spectro
                      std::to_string(batch) + " x " + std::to_string(segments) + " x 3 x 224 x 224), got " +
                      std::to_string(spectrograms.size()));
   if (segment_mask.size() != bs)
-    throw InputError("segment_mask: expected " + std::to_string(bs) + " values, got " + std::to_string(segment_mask.size()));
+    throw InputError("segment_mask: expected " + std::to_string(bs) + " values, got " +
+                     std::to_string(segment_mask.size()));
 
   Tensor x = Tensor::wrap(DType::Float, {batch, segments, kChannels, kImageSize, kImageSize},
                           const_cast<float*>(spectrograms.data()));  // read only

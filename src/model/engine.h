@@ -30,14 +30,13 @@ inline constexpr int kChannels = 3;
 inline constexpr std::size_t kSegmentValues = std::size_t{kChannels} * kImageSize * kImageSize;
 
 struct EngineOptions {
-  int threads = 0;       // compute threads; 0 = all cores
+  int threads = 0;  // compute threads; 0 = all cores
   // Winograd F(2x2,3x3) for 3x3 stride-1 convolutions on AVX2 CPUs (winograd_conv.h);
   // false = oneDNN direct convolution everywhere. Both are within the parity tolerance.
   bool winograd = true;
   std::string ToString() const;
   void Validate() const;  // throws ConfigError saying what is wrong
 };
-
 
 class Engine final : public ModelRunner {
  public:
@@ -61,8 +60,8 @@ class Engine final : public ModelRunner {
   const std::map<std::string, std::string>& metadata() const override;  // the file's metadata_props
   double flops_per_segment() const;  // convolutions + matrix products, for GFLOP/s reports
   const EngineOptions& options() const;
-  int threads() const override;              // resolved thread count
-  std::string conv_algorithms() const;  // e.g. "direct+own_winograd_f2x3"
+  int threads() const override;                   // resolved thread count
+  std::string conv_algorithms() const;            // e.g. "direct+own_winograd_f2x3"
   std::vector<std::string> kernels_used() const;  // Executor::kernels_used()
   std::string backend_name() const override { return "onnx-engine"; }
   std::string describe() const override;  // options and convolution algorithms

@@ -94,8 +94,7 @@ struct Executor::Impl {
   }
 };
 
-Executor::Executor(Graph graph, ExecutorOptions options)
-    : impl_(std::make_unique<Impl>(std::move(graph), options)) {}
+Executor::Executor(Graph graph, ExecutorOptions options) : impl_(std::make_unique<Impl>(std::move(graph), options)) {}
 
 Executor::~Executor() = default;
 
@@ -117,8 +116,8 @@ std::vector<std::string> Executor::kernels_used() const {
   const Impl& m = *impl_;
   for (std::size_t i = 0; i < m.g.nodes.size(); ++i) {
     const std::string& op = m.g.nodes[i].op;
-    const std::set<std::string>* impls = m.convs[i]   ? &m.convs[i]->implementations()
-                                         : m.pools[i]  ? &m.pools[i]->implementations()
+    const std::set<std::string>* impls = m.convs[i]     ? &m.convs[i]->implementations()
+                                         : m.pools[i]   ? &m.pools[i]->implementations()
                                          : m.matmuls[i] ? &m.matmuls[i]->implementations()
                                                         : nullptr;
     if (!impls) {

@@ -13,7 +13,7 @@
 namespace coughkit::model {
 
 struct ExecutorOptions {
-  int threads = 1;        // OpenMP threads for oneDNN (set on the calling thread at each run)
+  int threads = 1;  // OpenMP threads for oneDNN (set on the calling thread at each run)
   // Winograd for 3x3 stride-1 convolutions: 0 = off (oneDNN direct), 2 or 4 = F(m x m, 3 x 3).
   // The engine uses 2 (F(4x4,3x3) misses the parity bound; see engine.cpp).
   int winograd_tile = 2;

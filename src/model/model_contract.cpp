@@ -17,7 +17,8 @@ std::string names_of(const std::vector<IoInfo>& ios) {
 
 std::string dims_str(const std::vector<std::int64_t>& dims) {
   std::string s = "(";
-  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    s += (i ? "," : "") + (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
   return s + ")";
 }
 
@@ -27,7 +28,8 @@ void check_io(const Graph& g, const IoInfo& io, int elem_type, const char* type_
   auto fail = [&](const std::string& why) {
     throw InputError("model " + g.source + ": " + what + " '" + io.name + "' " + why + " (docs/pipeline.md section 6)");
   };
-  if (io.elem_type != elem_type) fail(std::string("must be ") + type_name + ", has ONNX type " + std::to_string(io.elem_type));
+  if (io.elem_type != elem_type)
+    fail(std::string("must be ") + type_name + ", has ONNX type " + std::to_string(io.elem_type));
   if (!io.dims) return;  // no shape declared: checked at run time
   if (io.dims->size() != want.size())
     fail("must have rank " + std::to_string(want.size()) + " " + dims_str(want) + ", has rank " +
@@ -44,7 +46,8 @@ void check_model_contract(Graph& g) {
   for (const auto& name : kInputNames) {
     auto it = std::find_if(g.inputs.begin(), g.inputs.end(), [&](const IoInfo& io) { return io.name == name; });
     if (it == g.inputs.end() || g.inputs.size() != kInputNames.size())
-      throw InputError("model " + g.source + ": expected inputs 'spectrograms' and 'segment_mask' (docs/pipeline.md section 6), found " +
+      throw InputError("model " + g.source +
+                       ": expected inputs 'spectrograms' and 'segment_mask' (docs/pipeline.md section 6), found " +
                        names_of(g.inputs) + "; is this an AttnMILResNet cough model?");
     inputs.push_back(*it);
   }
@@ -55,7 +58,8 @@ void check_model_contract(Graph& g) {
     auto it = std::find_if(g.outputs.begin(), g.outputs.end(), [&](const IoInfo& io) { return io.name == name; });
     if (it == g.outputs.end())
       throw InputError("model " + g.source + ": output '" + name + "' is missing (docs/pipeline.md section 6 names " +
-                       "bag_probability, segment_probabilities, segment_logits, bag_logit); found " + names_of(g.outputs));
+                       "bag_probability, segment_probabilities, segment_logits, bag_logit); found " +
+                       names_of(g.outputs));
     outputs.push_back(*it);
   }
   for (std::size_t k = 0; k < outputs.size(); ++k) {

@@ -11,8 +11,8 @@
 namespace coughkit::model {
 
 inline const std::array<std::string, 2> kInputNames = {"spectrograms", "segment_mask"};
-inline const std::array<std::string, 4> kOutputNames = {"bag_probability", "segment_probabilities",
-                                                         "segment_logits", "bag_logit"};
+inline const std::array<std::string, 4> kOutputNames = {"bag_probability", "segment_probabilities", "segment_logits",
+                                                        "bag_logit"};
 
 // Throws InputError naming the file and what differs. Reorders g.inputs/g.outputs to the
 // order of kInputNames/kOutputNames.

@@ -13,8 +13,8 @@ namespace coughkit::model {
 
 struct ModelOutputs {
   int batch = 0, segments = 0;
-  std::vector<float> bag_probability, bag_logit;              // (B)
-  std::vector<float> segment_probabilities, segment_logits;   // (B, S), row-major
+  std::vector<float> bag_probability, bag_logit;             // (B)
+  std::vector<float> segment_probabilities, segment_logits;  // (B, S), row-major
 };
 
 class ModelRunner {

@@ -69,9 +69,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
       if (p.int32_data_size() != n) count_mismatch(p.int32_data_size());
       for (std::int64_t i = 0; i < n; ++i) {
         std::int32_t v = p.int32_data(static_cast<int>(i));
-        if (*dtype == DType::Int32) t.data<std::int32_t>()[i] = v;
-        else if (*dtype == DType::Bool) t.data<bool>()[i] = v != 0;
-        else t.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(v);  // fp16 bits in the low half
+        if (*dtype == DType::Int32)
+          t.data<std::int32_t>()[i] = v;
+        else if (*dtype == DType::Bool)
+          t.data<bool>()[i] = v != 0;
+        else
+          t.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(v);  // fp16 bits in the low half
       }
       break;
   }
@@ -81,8 +84,14 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
 Attribute attribute_from_proto(const onnx::AttributeProto& a, const std::string& what) {
   Attribute out;
   switch (a.type()) {
-    case onnx::AttributeProto_AttributeType_INT: out.kind = Attribute::Kind::Int; out.i = a.i(); break;
-    case onnx::AttributeProto_AttributeType_FLOAT: out.kind = Attribute::Kind::Float; out.f = a.f(); break;
+    case onnx::AttributeProto_AttributeType_INT:
+      out.kind = Attribute::Kind::Int;
+      out.i = a.i();
+      break;
+    case onnx::AttributeProto_AttributeType_FLOAT:
+      out.kind = Attribute::Kind::Float;
+      out.f = a.f();
+      break;
     case onnx::AttributeProto_AttributeType_INTS:
       out.kind = Attribute::Kind::Ints;
       out.ints.assign(a.ints().begin(), a.ints().end());
@@ -91,13 +100,17 @@ Attribute attribute_from_proto(const onnx::AttributeProto& a, const std::string&
       out.kind = Attribute::Kind::Floats;
       out.floats.assign(a.floats().begin(), a.floats().end());
       break;
-    case onnx::AttributeProto_AttributeType_STRING: out.kind = Attribute::Kind::String; out.s = a.s(); break;
+    case onnx::AttributeProto_AttributeType_STRING:
+      out.kind = Attribute::Kind::String;
+      out.s = a.s();
+      break;
     case onnx::AttributeProto_AttributeType_TENSOR:
       out.kind = Attribute::Kind::Tensor;
       out.t = tensor_from_proto(a.t(), what + " attribute '" + a.name() + "'");
       break;
     default:
-      throw InputError(what + " attribute '" + a.name() + "' has an unsupported type (" + std::to_string(a.type()) + ")");
+      throw InputError(what + " attribute '" + a.name() + "' has an unsupported type (" + std::to_string(a.type()) +
+                       ")");
   }
   return out;
 }
@@ -122,7 +135,8 @@ IoInfo io_info(const onnx::ValueInfoProto& v) {
 Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.empty()) fail(source, "the file is empty");
-  if (!model.ParseFromString(bytes)) fail(source, "not an ONNX model (the protobuf does not parse; truncated or another format?)");
+  if (!model.ParseFromString(bytes))
+    fail(source, "not an ONNX model (the protobuf does not parse; truncated or another format?)");
   if (!model.has_graph() || model.graph().node_size() == 0 || model.graph().output_size() == 0)
     fail(source, "not an ONNX model (no graph with nodes and outputs)");
 
@@ -156,7 +170,8 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
   for (const auto& in : graph.input()) {
     if (ids.count(in.name()) && g.is_constant(ids[in.name()])) continue;  // IR < 4 lists initializers as inputs
     if (!in.type().has_tensor_type())
-      fail(source, "graph input '" + in.name() + "' is not a tensor (sequence, map and optional types are not supported)");
+      fail(source,
+           "graph input '" + in.name() + "' is not a tensor (sequence, map and optional types are not supported)");
     IoInfo info = io_info(in);
     if (info.elem_type != 0 && !dtype_of(info.elem_type))
       fail(source, "graph input '" + in.name() + "' has unsupported element type " + type_name(info.elem_type));
@@ -205,7 +220,8 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
     auto it = ids.find(out.name());
     if (it == ids.end()) fail(source, "graph output '" + out.name() + "' is not computed by any node");
     if (out.has_type() && !out.type().has_tensor_type())
-      fail(source, "graph output '" + out.name() + "' is not a tensor (sequence, map and optional types are not supported)");
+      fail(source,
+           "graph output '" + out.name() + "' is not a tensor (sequence, map and optional types are not supported)");
     IoInfo info = io_info(out);
     if (info.elem_type != 0 && !dtype_of(info.elem_type))
       fail(source, "graph output '" + out.name() + "' has unsupported element type " + type_name(info.elem_type));

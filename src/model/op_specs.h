@@ -28,9 +28,9 @@ struct OpSpec {
   int min_inputs, max_inputs, min_outputs, max_outputs;
   std::vector<std::string> attributes;  // the ONNX ones for opsets 11-17 that the engine honours
   KernelKind kernel;
-  CpuKernel cpu = nullptr;                            // kCpu only
+  CpuKernel cpu = nullptr;                                 // kCpu only
   void (*check_values)(const Node&, int opset) = nullptr;  // throws InputError (reason only)
-  bool internal = false;  // made by the graph passes, never accepted from a file
+  bool internal = false;                                   // made by the graph passes, never accepted from a file
 };
 
 // The table entry of `op` (nullptr when the engine has none).

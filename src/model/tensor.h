@@ -41,7 +41,9 @@ struct Tensor {
   std::int64_t numel() const { return shape_numel(shape); }
   std::size_t bytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype); }
   template <class T>
-  T* data() const { return static_cast<T*>(storage.get()); }
+  T* data() const {
+    return static_cast<T*>(storage.get());
+  }
 
   // New storage from `pool`, or from the heap when pool is null (constants).
   static Tensor allocate(DType dtype, Shape shape, BufferPool* pool = nullptr);

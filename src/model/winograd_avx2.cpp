@@ -109,7 +109,7 @@ void run_tiles(const WinogradProblem& p, const float* x, float* dst, int threads
                                  ? _mm256_loadu_ps(base + (yy * p.w + xx) * 8)
                                  : zero;
             }
-          for (int j = 0; j < A; ++j) T::bt(d + j, A, tmp + j, A);        // columns: B^T d
+          for (int j = 0; j < A; ++j) T::bt(d + j, A, tmp + j, A);            // columns: B^T d
           for (int i = 0; i < A; ++i) T::bt(tmp + i * A, 1, out + i * A, 1);  // rows: (B^T d) B
           float* vt = v.data() + t * p.c + cb * 8;
           for (int xi = 0; xi < A * A; ++xi) _mm256_storeu_ps(vt + xi * chunk * p.c, out[xi]);
@@ -127,7 +127,7 @@ void run_tiles(const WinogradProblem& p, const float* x, float* dst, int threads
           V8 m[A * A], tmp[M * A], y[M * M];
           const float* mt = mo.data() + t * p.k + kb * 8;
           for (int xi = 0; xi < A * A; ++xi) m[xi] = _mm256_loadu_ps(mt + xi * chunk * p.k);
-          for (int j = 0; j < A; ++j) T::at(m + j, A, tmp + j, A);         // A^T m   (M x A)
+          for (int j = 0; j < A; ++j) T::at(m + j, A, tmp + j, A);          // A^T m   (M x A)
           for (int i = 0; i < M; ++i) T::at(tmp + i * A, 1, y + i * M, 1);  // (A^T m) A (M x M)
           V8 b = _mm256_loadu_ps(p.bias + kb * 8);
           float* out = dst + (img * kbn + kb) * p.oh * p.ow * 8;
@@ -148,8 +148,10 @@ void run_tiles(const WinogradProblem& p, const float* x, float* dst, int threads
 }  // namespace
 
 void winograd_run_avx2(const WinogradProblem& p, const float* x, float* dst, int threads) {
-  if (p.m == 2) run_tiles<2>(p, x, dst, threads);
-  else run_tiles<4>(p, x, dst, threads);
+  if (p.m == 2)
+    run_tiles<2>(p, x, dst, threads);
+  else
+    run_tiles<4>(p, x, dst, threads);
 }
 
 }  // namespace coughkit::model

@@ -12,7 +12,8 @@ const TorchModule& torch_module() {
       .entry_symbol = "coughkit_torch_module",
       .abi = kTorchModuleAbi,
       .purpose = "the LibTorch training module",
-      .remedy = "(training and --backend torch need LibTorch: install libtorch-dev (scripts/install-deps.sh) and rebuild)",
+      .remedy =
+          "(training and --backend torch need LibTorch: install libtorch-dev (scripts/install-deps.sh) and rebuild)",
   });
   return module.get();
 }

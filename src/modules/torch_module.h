@@ -21,23 +21,23 @@ struct TrainOptions {
   std::string cache_dir;                     // feature cache; empty = OUT/cache
   std::string out_dir;
   int epochs = 30;
-  int batch_size = 16;                  // bags per step (>= 2: BatchNorm1d in train mode)
+  int batch_size = 16;  // bags per step (>= 2: BatchNorm1d in train mode)
   double lr = 1e-4, weight_decay = 1e-4;
-  double min_lr = 1e-6;                 // cosine annealing floor, reached at the last epoch
-  int patience = 5;                     // early stopping on validation ROC-AUC; 0 = off
-  double augment_probability = 0.1;     // per augmentation, training bags only; 0 = off
+  double min_lr = 1e-6;              // cosine annealing floor, reached at the last epoch
+  int patience = 5;                  // early stopping on validation ROC-AUC; 0 = off
+  double augment_probability = 0.1;  // per augmentation, training bags only; 0 = off
   float dropout = 0.3f;
   std::uint64_t seed = 42;
-  int threads = 0;                      // 0 = all cores
-  std::string init;                     // start from this checkpoint's weights (else from scratch)
-  bool resume = true;                   // continue OUT's last checkpoint when present
-  float highpass_hz = 0.0f;             // preprocessing config the model is trained for
-  int max_steps_per_epoch = 0;          // 0 = all; for smoke tests
+  int threads = 0;              // 0 = all cores
+  std::string init;             // start from this checkpoint's weights (else from scratch)
+  bool resume = true;           // continue OUT's last checkpoint when present
+  float highpass_hz = 0.0f;     // preprocessing config the model is trained for
+  int max_steps_per_epoch = 0;  // 0 = all; for smoke tests
   // Run padded batch slots through the backbone as the reference did (its BatchNorm then
   // counts the zero images). Off: only real segments are computed (AttnMILResNetImpl::
   // set_skip_padding), about a third of the work on 1-17-segment bags.
   bool reference_padding = false;
-  bool progress = true;                 // progress bar on a terminal
+  bool progress = true;  // progress bar on a terminal
 
   void Validate() const;  // throws ConfigError naming the field
 };

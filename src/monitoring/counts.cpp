@@ -28,7 +28,8 @@ std::vector<CountBin> bins(const std::vector<Cough>& coughs, double duration_s, 
   if (duration_s <= 0) return out;
   double first_end = width;
   if (start) {
-    const double into = std::fmod(static_cast<double>(start->seconds % static_cast<std::int64_t>(width)) + start->fraction, width);
+    const double into =
+        std::fmod(static_cast<double>(start->seconds % static_cast<std::int64_t>(width)) + start->fraction, width);
     first_end = width - into;
   }
   for (double a = 0, b = std::min(first_end, duration_s); a < duration_s; a = b, b = std::min(b + width, duration_s)) {
@@ -53,15 +54,16 @@ WallClock WallClock::parse(const std::string& text, const std::string& what) {
       R"(^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$)");
   std::smatch m;
   auto bad = [&] {
-    return ConfigError(fmt::format("{} must be a date and time such as 2026-12-01T22:30:00 (optionally with Z or "
-                                   "+01:00), got '{}'",
-                                   what, text));
+    return ConfigError(
+        fmt::format("{} must be a date and time such as 2026-12-01T22:30:00 (optionally with Z or "
+                    "+01:00), got '{}'",
+                    what, text));
   };
   if (!std::regex_match(text, m, re)) throw bad();
   const int hour = std::stoi(m[4]), minute = std::stoi(m[5]), second = m[6].matched ? std::stoi(m[6]) : 0;
   if (hour > 23 || minute > 59 || second > 60) throw bad();
-  const std::int64_t days = days_from_civil(std::stoi(m[1]), static_cast<unsigned>(std::stoi(m[2])),
-                                            static_cast<unsigned>(std::stoi(m[3])));
+  const std::int64_t days =
+      days_from_civil(std::stoi(m[1]), static_cast<unsigned>(std::stoi(m[2])), static_cast<unsigned>(std::stoi(m[3])));
   if (days == INT64_MIN) throw bad();
   WallClock w;
   w.seconds = days * 86400 + hour * 3600 + minute * 60 + second;

@@ -14,8 +14,8 @@ namespace coughkit::monitoring {
 // When the recording started, on the clock its hours and nights are read on: seconds since
 // the epoch of that clock reading, and its offset from UTC as written.
 struct WallClock {
-  std::int64_t seconds = 0;     // the clock reading as seconds since 1970-01-01 00:00 (of that clock)
-  double fraction = 0;          // sub-second part
+  std::int64_t seconds = 0;         // the clock reading as seconds since 1970-01-01 00:00 (of that clock)
+  double fraction = 0;              // sub-second part
   std::optional<int> utc_offset_s;  // as written ("Z" = 0); nullopt: a local time without offset
 
   // "2026-12-01T22:30:00", "2026-12-01 22:30:00.5", "2026-12-01T22:30:00Z", "...+01:00".

@@ -24,11 +24,13 @@ std::vector<std::string> split_csv(const std::string& line) {
   std::string cur;
   bool quoted = false;
   for (char c : line) {
-    if (c == '"') quoted = !quoted;
+    if (c == '"')
+      quoted = !quoted;
     else if (c == ',' && !quoted) {
       out.push_back(cur);
       cur.clear();
-    } else if (c != '\r') cur += c;
+    } else if (c != '\r')
+      cur += c;
   }
   out.push_back(cur);
   return out;
@@ -62,7 +64,9 @@ double lins_ccc(const std::vector<std::pair<int, int>>& xy) {
   return denom > 0 ? 2 * sxy / denom : nan();
 }
 
-nlohmann::ordered_json number_or_null(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); }
+nlohmann::ordered_json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
+}
 
 }  // namespace
 
@@ -123,7 +127,8 @@ FileForEvaluation file_from_report(const std::string& json_line, const std::stri
 
 void EvaluationOptions::Validate() const {
   if (unit != "cough" && unit != "event") throw ConfigError("--unit must be cough or event, got " + unit);
-  if (!(collar_s >= 0 && collar_s <= 10)) throw ConfigError(fmt::format("--collar must be in [0, 10] s, got {}", collar_s));
+  if (!(collar_s >= 0 && collar_s <= 10))
+    throw ConfigError(fmt::format("--collar must be in [0, 10] s, got {}", collar_s));
   if (!(offset_collar_fraction >= 0 && offset_collar_fraction <= 1))
     throw ConfigError("offset_collar_fraction must be in [0, 1]");
   if (!(block_s >= 1)) throw ConfigError(fmt::format("--block-seconds must be >= 1, got {}", block_s));
@@ -177,7 +182,8 @@ Evaluation evaluate(const std::vector<FileForEvaluation>& files, const Evaluatio
       const double offset_collar = std::max(o.collar_s, o.offset_collar_fraction * (l.offset_s - l.onset_s));
       for (int k = 0; k < nd; ++k) {
         const auto& d = f.detected[static_cast<std::size_t>(k)];
-        if (std::abs(d.onset_s - l.onset_s) <= o.collar_s + 1e-9 && std::abs(d.offset_s - l.offset_s) <= offset_collar + 1e-9)
+        if (std::abs(d.onset_s - l.onset_s) <= o.collar_s + 1e-9 &&
+            std::abs(d.offset_s - l.offset_s) <= offset_collar + 1e-9)
           collar[static_cast<std::size_t>(i)].push_back(k);
         if (d.onset_s < l.offset_s && l.onset_s < d.offset_s) overlap[static_cast<std::size_t>(i)].push_back(k);
       }
@@ -244,11 +250,12 @@ std::string evaluation_table(const Evaluation& e, const EvaluationOptions& o) {
   s += fmt::format("{:<9} {:>5} {:>5} {:>5} {:>11} {:>9} {:>6} {:>8}\n", "matching", "TP", "FP", "FN", "sensitivity",
                    "precision", "F1", "FP/hour");
   for (auto [name, m] : {std::pair{"collar", &e.collar}, std::pair{"overlap", &e.overlap}})
-    s += fmt::format("{:<9} {:>5} {:>5} {:>5} {:>11} {:>9} {:>6} {:>8.2f}\n", name, m->true_positives, m->false_positives,
-                     m->false_negatives, f3(m->sensitivity()), f3(m->precision()), f3(m->f1()),
+    s += fmt::format("{:<9} {:>5} {:>5} {:>5} {:>11} {:>9} {:>6} {:>8.2f}\n", name, m->true_positives,
+                     m->false_positives, m->false_negatives, f3(m->sensitivity()), f3(m->precision()), f3(m->f1()),
                      e.hours > 0 ? m->false_positives / e.hours : 0.0);
-  s += fmt::format("counts over {} blocks of {} s: Pearson r {}, Lin's CCC {}, mean |error| {:.2f}\n", e.counts.blocks.size(),
-                   o.block_s, f3(e.counts.pearson_r), f3(e.counts.lins_ccc), e.counts.mean_abs_error);
+  s += fmt::format("counts over {} blocks of {} s: Pearson r {}, Lin's CCC {}, mean |error| {:.2f}\n",
+                   e.counts.blocks.size(), o.block_s, f3(e.counts.pearson_r), f3(e.counts.lins_ccc),
+                   e.counts.mean_abs_error);
   return s;
 }
 

@@ -64,7 +64,7 @@ struct MatchScores {
 
 struct CountAgreement {
   std::vector<std::pair<int, int>> blocks;  // (labelled, detected) per block
-  double pearson_r = 0, lins_ccc = 0;        // NaN when undefined (fewer than 2 blocks, no variance)
+  double pearson_r = 0, lins_ccc = 0;       // NaN when undefined (fewer than 2 blocks, no variance)
   double mean_abs_error = 0;
 };
 

@@ -27,8 +27,8 @@
 namespace coughkit::monitoring {
 
 struct EventOptions {
-  float threshold = 0.5f;      // the model's own, unless the caller gives one
-  double merge_gap_s = 0.0;    // negative windows tolerated inside an event
+  float threshold = 0.5f;    // the model's own, unless the caller gives one
+  double merge_gap_s = 0.0;  // negative windows tolerated inside an event
   double search_margin_s = 0.25;
   double onset_rise_db = 9.0;
   double onset_window_s = 0.05;
@@ -47,7 +47,7 @@ struct Cough {
 };
 
 struct Event {
-  double start_s = 0, end_s = 0;       // first onset, last cough's end
+  double start_s = 0, end_s = 0;  // first onset, last cough's end
   std::int64_t first_window = 0, last_window = 0;
   float peak_probability = 0;
   std::vector<Cough> coughs;

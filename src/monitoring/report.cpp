@@ -71,7 +71,8 @@ std::string report_json(const MonitorReport& r, bool with_track) {
   j["threshold"] = shortest(r.settings.events.threshold);
   j["threshold_source"] = r.settings.threshold_source;
   j["start_time"] = r.settings.start ? ordered_json(r.settings.start->format(0)) : ordered_json(nullptr);
-  j["start_time_source"] = r.settings.start_source.empty() ? ordered_json(nullptr) : ordered_json(r.settings.start_source);
+  j["start_time_source"] =
+      r.settings.start_source.empty() ? ordered_json(nullptr) : ordered_json(r.settings.start_source);
   j["night"] = r.settings.night.ToString();
   auto events = ordered_json::array();
   for (const auto& e : r.events) {
@@ -100,7 +101,8 @@ std::string report_json(const MonitorReport& r, bool with_track) {
   j["hourly"] = std::move(hourly);
   j["daily"] = std::move(daily);
   auto bouts = ordered_json::array();
-  for (const auto& b : r.bouts) bouts.push_back({{"start_s", ms(b.start_s)}, {"end_s", ms(b.end_s)}, {"coughs", b.coughs}});
+  for (const auto& b : r.bouts)
+    bouts.push_back({{"start_s", ms(b.start_s)}, {"end_s", ms(b.end_s)}, {"coughs", b.coughs}});
   j["bout_count"] = r.bouts.size();
   j["bouts"] = std::move(bouts);
   j["awake"] = period_json(r.counts.awake);
@@ -142,8 +144,8 @@ std::string hourly_csv(const MonitorReport& r) {
   for (std::size_t i = 0; i < r.counts.hourly.size(); ++i) {
     const auto& b = r.counts.hourly[i];
     const double hours = (b.end_s - b.start_s) / 3600.0;
-    out += fmt::format("\"{}\",{},{:.3f},{:.3f},{},{},{:.3f}\n", r.file, i + 1, b.start_s, b.end_s, b.wall_start, b.coughs,
-                       hours > 0 ? b.coughs / hours : 0.0);
+    out += fmt::format("\"{}\",{},{:.3f},{:.3f},{},{},{:.3f}\n", r.file, i + 1, b.start_s, b.end_s, b.wall_start,
+                       b.coughs, hours > 0 ? b.coughs / hours : 0.0);
   }
   return out;
 }
@@ -158,22 +160,32 @@ std::string timeline_svg(const MonitorReport& r) {
       R"(<svg xmlns="http://www.w3.org/2000/svg" width="{:.0f}" height="{:.0f}" viewBox="0 0 {:.0f} {:.0f}" font-family="sans-serif" font-size="12">)"
       "\n",
       W, H, W, H);
-  s += R"(<rect width="100%" height="100%" fill="#ffffff"/>)" "\n";
-  s += fmt::format(R"(<text x="{:.0f}" y="20" font-size="14" font-weight="bold">{} — {} coughs in {} events, {:.1f} per hour</text>)" "\n",
-                   L, r.file.substr(r.file.find_last_of('/') == std::string::npos ? 0 : r.file.find_last_of('/') + 1),
-                   r.counts.total, r.events.size(), r.counts.per_hour());
+  s += R"(<rect width="100%" height="100%" fill="#ffffff"/>)"
+       "\n";
+  s += fmt::format(
+      R"(<text x="{:.0f}" y="20" font-size="14" font-weight="bold">{} — {} coughs in {} events, {:.1f} per hour</text>)"
+      "\n",
+      L, r.file.substr(r.file.find_last_of('/') == std::string::npos ? 0 : r.file.find_last_of('/') + 1),
+      r.counts.total, r.events.size(), r.counts.per_hour());
   // Track panel: axes, gridlines, threshold.
-  s += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#f8fafc" stroke="#d0d5dd"/>)" "\n", L, top,
-                   plot_w, track_h);
+  s += fmt::format(R"(<rect x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#f8fafc" stroke="#d0d5dd"/>)"
+                   "\n",
+                   L, top, plot_w, track_h);
   for (double p : {0.0, 0.5, 1.0})
-    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" fill="#667085">{}</text>)" "\n", L - 6, y(p) + 4, p);
-  s += fmt::format(R"svg(<text x="14" y="{:.1f}" transform="rotate(-90 14 {:.1f})" text-anchor="middle" fill="#667085">probability</text>)svg" "\n",
-                   top + track_h / 2, top + track_h / 2);
+    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" fill="#667085">{}</text>)"
+                     "\n",
+                     L - 6, y(p) + 4, p);
+  s += fmt::format(
+      R"svg(<text x="14" y="{:.1f}" transform="rotate(-90 14 {:.1f})" text-anchor="middle" fill="#667085">probability</text>)svg"
+      "\n",
+      top + track_h / 2, top + track_h / 2);
   // Events as bands behind the track.
   for (const auto& e : r.events) {
     const double x0 = x(e.start_s), x1 = std::max(x(e.end_s), x0 + 1.5);
-    s += fmt::format(R"(<rect class="event" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#b42318" fill-opacity="0.25"/>)" "\n",
-                     x0, top, x1 - x0, track_h);
+    s += fmt::format(
+        R"(<rect class="event" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#b42318" fill-opacity="0.25"/>)"
+        "\n",
+        x0, top, x1 - x0, track_h);
   }
   // The track: the highest probability per pixel column (peaks stay visible on long recordings).
   const auto& p = r.track.probabilities;
@@ -187,28 +199,39 @@ std::string timeline_svg(const MonitorReport& r) {
   }
   std::string points;
   for (int c = 0; c < columns; ++c)
-    if (col[static_cast<std::size_t>(c)] >= 0) points += fmt::format("{:.1f},{:.1f} ", L + c + 0.5, y(col[static_cast<std::size_t>(c)]));
-  s += fmt::format(R"(<polyline class="track" points="{}" fill="none" stroke="#2563eb" stroke-width="1.2"/>)" "\n", points);
+    if (col[static_cast<std::size_t>(c)] >= 0)
+      points += fmt::format("{:.1f},{:.1f} ", L + c + 0.5, y(col[static_cast<std::size_t>(c)]));
+  s += fmt::format(R"(<polyline class="track" points="{}" fill="none" stroke="#2563eb" stroke-width="1.2"/>)"
+                   "\n",
+                   points);
   const double thr = r.settings.events.threshold;
-  s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#b42318" stroke-dasharray="6 4"/>)" "\n", L, L + plot_w,
-                   y(thr), y(thr));
-  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" fill="#b42318">threshold {}</text>)" "\n", L + plot_w - 4,
-                   y(thr) - 5, shortest(static_cast<float>(thr)));
+  s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#b42318" stroke-dasharray="6 4"/>)"
+                   "\n",
+                   L, L + plot_w, y(thr), y(thr));
+  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="end" fill="#b42318">threshold {}</text>)"
+                   "\n",
+                   L + plot_w - 4, y(thr) - 5, shortest(static_cast<float>(thr)));
   // Coughs per hour.
   const double bars_top = top + track_h + gap;
   int most = 1;
   for (const auto& b : r.counts.hourly) most = std::max(most, b.coughs);
-  s += fmt::format(R"(<text x="{:.0f}" y="{:.1f}" fill="#667085">coughs per hour (most: {})</text>)" "\n", L, bars_top - 8, most);
+  s += fmt::format(R"(<text x="{:.0f}" y="{:.1f}" fill="#667085">coughs per hour (most: {})</text>)"
+                   "\n",
+                   L, bars_top - 8, most);
   for (const auto& b : r.counts.hourly) {
     const double h = bars_h * b.coughs / most, x0 = x(b.start_s), x1 = x(b.end_s);
-    s += fmt::format(R"(<rect class="hour" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#067647" fill-opacity="0.7"/>)" "\n",
-                     x0 + 1, bars_top + bars_h - h, std::max(x1 - x0 - 2, 1.0), h);
+    s += fmt::format(
+        R"(<rect class="hour" x="{:.1f}" y="{:.1f}" width="{:.1f}" height="{:.1f}" fill="#067647" fill-opacity="0.7"/>)"
+        "\n",
+        x0 + 1, bars_top + bars_h - h, std::max(x1 - x0 - 2, 1.0), h);
     if (b.coughs > 0)
-      s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#1d2330">{}</text>)" "\n", (x0 + x1) / 2,
-                       bars_top + bars_h - h - 3, b.coughs);
+      s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#1d2330">{}</text>)"
+                       "\n",
+                       (x0 + x1) / 2, bars_top + bars_h - h - 3, b.coughs);
   }
-  s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#d0d5dd"/>)" "\n", L, L + plot_w, bars_top + bars_h,
-                   bars_top + bars_h);
+  s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#d0d5dd"/>)"
+                   "\n",
+                   L, L + plot_w, bars_top + bars_h, bars_top + bars_h);
   // Time axis: about eight labelled ticks.
   const double steps[] = {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400};
   double step = steps[0];
@@ -218,12 +241,16 @@ std::string timeline_svg(const MonitorReport& r) {
       break;
     }
   for (double t = 0; t <= duration + 1e-9; t += step) {
-    s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#d0d5dd"/>)" "\n", x(t), x(t), top, bars_top + bars_h + 4);
-    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#667085">{}</text>)" "\n", x(t), bars_top + bars_h + 18,
-                     clock_label(r, t));
+    s += fmt::format(R"(<line x1="{:.1f}" x2="{:.1f}" y1="{:.1f}" y2="{:.1f}" stroke="#d0d5dd"/>)"
+                     "\n",
+                     x(t), x(t), top, bars_top + bars_h + 4);
+    s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#667085">{}</text>)"
+                     "\n",
+                     x(t), bars_top + bars_h + 18, clock_label(r, t));
   }
-  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#667085">{}</text>)" "\n", L + plot_w / 2, H - 6,
-                   r.settings.start ? "clock time" : "time into the recording");
+  s += fmt::format(R"(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" fill="#667085">{}</text>)"
+                   "\n",
+                   L + plot_w / 2, H - 6, r.settings.start ? "clock time" : "time into the recording");
   s += "</svg>\n";
   return s;
 }

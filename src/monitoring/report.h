@@ -14,13 +14,13 @@
 namespace coughkit::monitoring {
 
 struct MonitorSettings {
-  std::string model;                      // the model file's name, for the record
+  std::string model;  // the model file's name, for the record
   WindowOptions windows{};
-  EventOptions events{};                  // events.threshold: the decision threshold
+  EventOptions events{};                   // events.threshold: the decision threshold
   std::string threshold_source = "model";  // "model" (its own, docs/pipeline.md section 7) or "flag"
   NightWindow night{};
-  std::optional<WallClock> start;         // recording start, when known
-  std::string start_source;               // "flag", "metadata" or "" (unknown)
+  std::optional<WallClock> start;  // recording start, when known
+  std::string start_source;        // "flag", "metadata" or "" (unknown)
 
   // One line naming everything that changes a report (a rerun reuses a report only when equal).
   std::string ToString() const;

@@ -20,7 +20,8 @@ class EnvelopeBuilder {
   // would hold the old and the new copy at once).
   EnvelopeBuilder(int sample_rate, double frame_s, double expected_s)
       : frame_(std::max<std::int64_t>(1, std::llround(frame_s * sample_rate))) {
-    if (expected_s > 0 && expected_s < 30 * 86400.0) db_.reserve(static_cast<std::size_t>(expected_s / frame_s * 1.01) + 16);
+    if (expected_s > 0 && expected_s < 30 * 86400.0)
+      db_.reserve(static_cast<std::size_t>(expected_s / frame_s * 1.01) + 16);
   }
 
   void add(const std::vector<std::vector<float>>& planes, std::size_t from, std::size_t to) {
@@ -58,8 +59,13 @@ class WindowFeeder {
  public:
   WindowFeeder(const detection::Detector& detector, audio::AudioStream& stream, const TrackOptions& options,
                BoundedQueue<Batch>& out, const ProgressFn& progress)
-      : detector_(detector), stream_(stream), options_(options), plan_(options.windows, stream.sample_rate()),
-        out_(out), progress_(progress), envelope_(stream.sample_rate(), options.envelope_frame_s, stream.duration_hint_s()) {}
+      : detector_(detector),
+        stream_(stream),
+        options_(options),
+        plan_(options.windows, stream.sample_rate()),
+        out_(out),
+        progress_(progress),
+        envelope_(stream.sample_rate(), options.envelope_frame_s, stream.duration_hint_s()) {}
 
   // Runs to the end of the stream (or a cancel); returns the frame count.
   std::int64_t run() {
@@ -98,7 +104,8 @@ class WindowFeeder {
   }
 
   void drop_before(std::int64_t frame) {
-    const auto n = static_cast<std::ptrdiff_t>(std::min<std::int64_t>(frame - buffer_start_, static_cast<std::int64_t>(buffered())));
+    const auto n = static_cast<std::ptrdiff_t>(
+        std::min<std::int64_t>(frame - buffer_start_, static_cast<std::int64_t>(buffered())));
     if (n <= 0) return;
     for (auto& p : planes_) p.erase(p.begin(), p.begin() + n);
     buffer_start_ += n;

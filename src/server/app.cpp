@@ -86,12 +86,13 @@ void run_server(const ServerConfig& config) {
   options.keep_alive_max = config.keep_alive_max;
   auto access_log = spdlog::get("access") ? spdlog::get("access") : spdlog::default_logger();
   HttpServer http(
-      options, [&](const Request& r) { return route(service, r); }, [](int status, const std::string& path) { return library_error(status, path); },
+      options, [&](const Request& r) { return route(service, r); },
+      [](int status, const std::string& path) { return library_error(status, path); },
       [&service, access_log](const AccessRecord& a) {
         service.metrics().observe_request(route_label(a.path), a.method, a.status, a.ms / 1e3);
         access_log->info("access method={} path={} status={} bytes={} ms={:.1f} id={} remote={}", a.method,
-                         a.path.empty() ? "-" : a.path, a.status, a.bytes, a.ms, a.request_id.empty() ? "-" : a.request_id,
-                         a.remote_addr.empty() ? "-" : a.remote_addr);
+                         a.path.empty() ? "-" : a.path, a.status, a.bytes, a.ms,
+                         a.request_id.empty() ? "-" : a.request_id, a.remote_addr.empty() ? "-" : a.remote_addr);
       },
       ConnectionObserver{
           .opened = [&service] { service.metrics().add_open_connections(1); },
@@ -103,10 +104,11 @@ void run_server(const ServerConfig& config) {
   // Bind first, so clients and probes see the port at once; load the model next.
   const int port = http.bind(config.host, config.port);
   http.start();
-  spdlog::info("listening on http://{}:{} ({} workers, queue {}, batch {}, up to {} connections, {} per client); "
-               "loading {}",
-               config.host, port, config.resolved_workers(), config.queue_limit, config.max_batch, config.max_connections,
-               config.max_connections_per_client, config.detector.model_path);
+  spdlog::info(
+      "listening on http://{}:{} ({} workers, queue {}, batch {}, up to {} connections, {} per client); "
+      "loading {}",
+      config.host, port, config.resolved_workers(), config.queue_limit, config.max_batch, config.max_connections,
+      config.max_connections_per_client, config.detector.model_path);
 
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<detection::Detector> detector;

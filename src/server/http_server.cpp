@@ -51,7 +51,8 @@ Request to_request(const httplib::Request& in) {
     r.headers.emplace(std::move(lower), value);
   }
   for (const auto& [name, value] : in.params) r.query.emplace(name, value);
-  for (const auto& [name, part] : in.files) r.parts.push_back({part.name, part.filename, part.content_type, part.content});
+  for (const auto& [name, part] : in.files)
+    r.parts.push_back({part.name, part.filename, part.content_type, part.content});
   if (!in.is_multipart_form_data()) r.body = in.body;  // else the parts hold it
   const std::string id = in.get_header_value("X-Request-Id");
   r.request_id = sane_request_id(id) ? id : new_request_id();
@@ -76,7 +77,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
 
 // poll() for one event; > 0 ready, 0 timeout, < 0 error or hang-up without data.
 int wait_for(int fd, short events, double seconds) {
@@ -234,8 +237,10 @@ class GuardedServer final : public httplib::Server {
     std::string refusal;
     {
       std::lock_guard lock(mutex_);
-      if (static_cast<int>(open_.size()) >= o_.max_connections) refusal = "server_full";
-      else if (per_client_[client] >= o_.max_connections_per_client) refusal = "per_client_limit";
+      if (static_cast<int>(open_.size()) >= o_.max_connections)
+        refusal = "server_full";
+      else if (per_client_[client] >= o_.max_connections_per_client)
+        refusal = "per_client_limit";
       if (refusal.empty()) {
         open_.insert(sock);
         ++per_client_[client];
@@ -289,8 +294,7 @@ class GuardedServer final : public httplib::Server {
   void refuse(int fd, const std::string& reason) {
     if (observer_.refused) observer_.refused(reason);
     char sink[4096];
-    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
-    }
+    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {}
     const std::string body =
         error_envelope("too_many_connections", reason == "server_full"
                                                    ? "the server has as many connections open as it allows; retry later"
@@ -432,7 +436,8 @@ void HttpServer::start() {
   impl_->thread = std::thread([impl = impl_.get()] { impl->server->listen_after_bind(); });
   impl_->started = true;
   // stop() before the loop runs would be lost (the library ignores it), so wait for it.
-  for (int i = 0; i < 5000 && !impl_->server->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && !impl_->server->is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::stop() {

@@ -28,11 +28,11 @@
 namespace coughkit::server {
 
 struct HttpServerOptions {
-  int max_connections = 256;            // open connections in all (each has a thread)
-  int max_connections_per_client = 32;  // open connections from one client address
-  std::size_t max_body_bytes = 0;       // larger bodies are refused with 413 before reading
-  double header_timeout_s = 10.0;       // request line + headers, from the first wait for them
-  double min_body_bytes_per_s = 16 * 1024.0;  // average body rate after the grace (header_timeout_s)
+  int max_connections = 256;                    // open connections in all (each has a thread)
+  int max_connections_per_client = 32;          // open connections from one client address
+  std::size_t max_body_bytes = 0;               // larger bodies are refused with 413 before reading
+  double header_timeout_s = 10.0;               // request line + headers, from the first wait for them
+  double min_body_bytes_per_s = 16 * 1024.0;    // average body rate after the grace (header_timeout_s)
   int read_timeout_s = 5, write_timeout_s = 5;  // one socket read / write
   int keep_alive_max = 100, keep_alive_timeout_s = 5;
 };
@@ -48,8 +48,8 @@ struct AccessRecord {
 // refused) and from connection threads (closed, timed_out).
 struct ConnectionObserver {
   std::function<void()> opened, closed;
-  std::function<void(const std::string& reason)> refused;     // "server_full", "per_client_limit"
-  std::function<void(const std::string& phase)> timed_out;    // "headers", "body"
+  std::function<void(const std::string& reason)> refused;   // "server_full", "per_client_limit"
+  std::function<void(const std::string& phase)> timed_out;  // "headers", "body"
 };
 
 class HttpServer {

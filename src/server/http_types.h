@@ -18,11 +18,11 @@ struct UploadedPart {  // one multipart/form-data part
 
 struct Request {
   std::string method, path, remote_addr;
-  std::string request_id;                            // X-Request-Id (the client's if sane, else ours)
+  std::string request_id;                           // X-Request-Id (the client's if sane, else ours)
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::multimap<std::string, std::string> query;
-  std::string body;                                  // raw body (also for multipart)
-  std::vector<UploadedPart> parts;                   // parsed multipart/form-data parts
+  std::string body;                 // raw body (also for multipart)
+  std::vector<UploadedPart> parts;  // parsed multipart/form-data parts
 
   std::string header(const std::string& lower_name) const {
     const auto it = headers.find(lower_name);

@@ -10,7 +10,10 @@ namespace coughkit::server {
 
 InferenceScheduler::InferenceScheduler(const detection::Detector& detector, std::size_t capacity, std::size_t max_batch,
                                        Metrics* metrics)
-    : detector_(detector), capacity_(capacity ? capacity : 1), max_batch_(max_batch ? max_batch : 1), metrics_(metrics) {
+    : detector_(detector),
+      capacity_(capacity ? capacity : 1),
+      max_batch_(max_batch ? max_batch : 1),
+      metrics_(metrics) {
   thread_ = std::thread([this] { loop(); });
 }
 

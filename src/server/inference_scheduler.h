@@ -24,7 +24,8 @@ class Metrics;
 class InferenceScheduler {
  public:
   // `capacity`: most bags waiting; `max_batch`: most bags per model run.
-  InferenceScheduler(const detection::Detector& detector, std::size_t capacity, std::size_t max_batch, Metrics* metrics);
+  InferenceScheduler(const detection::Detector& detector, std::size_t capacity, std::size_t max_batch,
+                     Metrics* metrics);
   ~InferenceScheduler();
   InferenceScheduler(const InferenceScheduler&) = delete;
   InferenceScheduler& operator=(const InferenceScheduler&) = delete;

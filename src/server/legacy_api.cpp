@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "detection/detector.h"
 #include "common/float_text.h"
+#include "detection/detector.h"
 #include "server/routes.h"
 
 namespace coughkit::server {
@@ -24,8 +24,10 @@ Response handle_detect_cough(Service& service, const Request& request) {
   if (!audio || audio->content.empty()) throw HttpError{400, "missing_audio", "No audio file provided"};
 
   std::optional<std::string> threshold_text;
-  if (const auto* t = request.part("threshold")) threshold_text = t->content;
-  else threshold_text = request.query_param("threshold");
+  if (const auto* t = request.part("threshold"))
+    threshold_text = t->content;
+  else
+    threshold_text = request.query_param("threshold");
   std::optional<float> threshold;
   try {
     threshold = parse_threshold(threshold_text);

@@ -148,7 +148,8 @@ std::string Metrics::render(std::size_t queue_depth, const std::map<std::string,
     const auto it = jobs.find(state);
     out += fmt::format("coughkit_monitor_jobs{{state=\"{}\"}} {}\n", state, it == jobs.end() ? 0 : it->second);
   }
-  header(out, "coughkit_monitor_jobs_ended_total", "counter", "Monitor jobs that ended, by how (done, failed, cancelled).");
+  header(out, "coughkit_monitor_jobs_ended_total", "counter",
+         "Monitor jobs that ended, by how (done, failed, cancelled).");
   for (const char* result : {"done", "failed", "cancelled"}) {
     const auto it = monitor_jobs_.find(result);
     out += fmt::format("coughkit_monitor_jobs_ended_total{{result=\"{}\"}} {}\n", result,

@@ -43,8 +43,8 @@ class Metrics {
   void count_rejected(const std::string& reason);
   // Connections (server/http_server.h).
   void add_open_connections(int delta) { open_connections_ += delta; }
-  void count_connection_refused(const std::string& reason);    // "server_full", "per_client_limit"
-  void count_request_read_timeout(const std::string& phase);   // "headers", "body"
+  void count_connection_refused(const std::string& reason);   // "server_full", "per_client_limit"
+  void count_request_read_timeout(const std::string& phase);  // "headers", "body"
   // Monitor jobs (server/monitor_jobs.h): one per ended job, by how it ended; audio decoded.
   void count_monitor_job(const std::string& result);  // "done", "failed", "cancelled"
   void observe_monitor_audio(double seconds);
@@ -56,7 +56,7 @@ class Metrics {
  private:
   mutable std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;  // route, method, status
-  std::map<std::string, Histogram> latency_;                                      // by route
+  std::map<std::string, Histogram> latency_;                                     // by route
   std::map<std::string, std::uint64_t> rejected_;
   double audio_seconds_ = 0.0;
   std::uint64_t clips_ = 0, segments_ = 0, batches_ = 0, batched_bags_ = 0;

@@ -36,8 +36,7 @@ std::pair<std::string, bool> job_path(const std::string& path) {
     rest.resize(rest.size() - std::string("/timeline.svg").size());
     plot = true;
   }
-  if (rest.empty() || rest.find('/') != std::string::npos)
-    throw HttpError{404, "not_found", "no route GET " + path};
+  if (rest.empty() || rest.find('/') != std::string::npos) throw HttpError{404, "not_found", "no route GET " + path};
   return {rest, plot};
 }
 
@@ -52,8 +51,9 @@ Response handle_v1_monitor(Service& service, const Request& request) {
   const std::string& bytes = uploaded_audio(request, job.name);
   if (bytes.empty()) throw HttpError{400, "empty_upload", "the audio upload is empty"};
   if (bytes.size() > service.config().max_upload_bytes)
-    throw HttpError{413, "upload_too_large", fmt::format("the upload is {} bytes; the limit is {} bytes", bytes.size(),
-                                                         service.config().max_upload_bytes)};
+    throw HttpError{
+        413, "upload_too_large",
+        fmt::format("the upload is {} bytes; the limit is {} bytes", bytes.size(), service.config().max_upload_bytes)};
   const auto threshold = parse_threshold(request.query_param("threshold"));
   auto& s = job.settings;
   s.model = std::filesystem::path(service.config().detector.model_path).filename().string();
@@ -74,10 +74,11 @@ Response handle_v1_monitor(Service& service, const Request& request) {
   const auto id = service.jobs().submit(std::move(job));
   if (!id) {
     service.metrics().count_rejected("jobs_full");
-    throw HttpError{503, "jobs_full",
-                    fmt::format("{} monitor jobs exist already; retry when one has finished and been fetched or deleted",
-                                service.config().max_jobs),
-                    5};
+    throw HttpError{
+        503, "jobs_full",
+        fmt::format("{} monitor jobs exist already; retry when one has finished and been fetched or deleted",
+                    service.config().max_jobs),
+        5};
   }
   nlohmann::ordered_json j;
   j["id"] = *id;
@@ -94,7 +95,9 @@ Response handle_job_get(Service& service, const Request& request) {
   if (!view) throw no_such_job(id);
   if (plot) {
     if (view->state != JobState::kDone)
-      throw HttpError{409, "not_done", fmt::format("job {} is {}; its timeline exists once it is done", id, job_state_name(view->state))};
+      throw HttpError{
+          409, "not_done",
+          fmt::format("job {} is {}; its timeline exists once it is done", id, job_state_name(view->state))};
     Response r;
     r.content_type = "image/svg+xml";
     r.body = view->timeline_svg;

@@ -32,7 +32,7 @@ class Metrics;
 
 struct MonitorJobOptions {
   int max_jobs = 8;
-  double ttl_s = 3600;          // how long a finished job's result is kept
+  double ttl_s = 3600;  // how long a finished job's result is kept
   double max_audio_s = 24 * 3600.0;
   int batch_windows = 4;
 };
@@ -50,7 +50,7 @@ const char* job_state_name(JobState s);
 struct JobView {
   std::string id, file;
   JobState state = JobState::kQueued;
-  double progress = 0;       // 0..1 (by the container's duration; 0 when it gives none)
+  double progress = 0;  // 0..1 (by the container's duration; 0 when it gives none)
   double seconds_decoded = 0;
   std::string error;         // kFailed
   int error_status = 0;      // the HTTP status the failure would have had (413, 422, 500)

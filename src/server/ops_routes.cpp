@@ -23,8 +23,9 @@ Response handle_index(Service&, const Request& request) {
                     {"POST /api/analyze-tb", "501: no tuberculosis model is available"},
                     {"POST /v1/detect", "raw or multipart audio (+ ?threshold=): the `coughkit detect --json` object"},
                     {"GET /v1/model", "model, metadata and preprocessing"},
-                    {"POST /v1/monitor", "a long recording (raw or multipart; ?threshold, window_seconds, hop_seconds, "
-                                         "start_time, night, bout_gap): 202 and a job id"},
+                    {"POST /v1/monitor",
+                     "a long recording (raw or multipart; ?threshold, window_seconds, hop_seconds, "
+                     "start_time, night, bout_gap): 202 and a job id"},
                     {"GET /v1/jobs/{id}", "a monitor job: state, progress, and when done its report"},
                     {"GET /v1/jobs/{id}/timeline.svg", "a finished job's timeline"},
                     {"DELETE /v1/jobs/{id}", "cancel a job (or drop its result)"},

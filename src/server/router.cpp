@@ -17,9 +17,9 @@ struct Route {
   const char* method;
   const char* path;
   HandlerFn handler;
-  bool legacy_errors;  // {"error": "message"} instead of the envelope
-  bool needs_model;    // 503 until the model is loaded
-  bool prefix = false; // `path` names a family ("/v1/jobs/" + id); the handler reads the rest
+  bool legacy_errors;   // {"error": "message"} instead of the envelope
+  bool needs_model;     // 503 until the model is loaded
+  bool prefix = false;  // `path` names a family ("/v1/jobs/" + id); the handler reads the rest
 };
 
 const Route kRoutes[] = {
@@ -84,15 +84,16 @@ Response dispatch(Service& service, const Request& request) {
   const Route* match = nullptr;
   std::string allowed;
   for (const auto& r : kRoutes) {
-    if (r.prefix ? !(request.path.starts_with(r.path) && request.path.size() > std::strlen(r.path)) : request.path != r.path)
+    if (r.prefix ? !(request.path.starts_with(r.path) && request.path.size() > std::strlen(r.path))
+                 : request.path != r.path)
       continue;
     allowed += allowed.empty() ? r.method : std::string(", ") + r.method;
     if (request.method == r.method || (head && std::string_view(r.method) == "GET")) match = &r;
   }
   if (!match) {
     if (allowed.empty())
-      return Response::ordered_json(404, error_envelope("not_found", fmt::format("no route {} {}", request.method,
-                                                                                 request.path)));
+      return Response::ordered_json(
+          404, error_envelope("not_found", fmt::format("no route {} {}", request.method, request.path)));
     if (request.method == "OPTIONS") {  // CORS preflight (CORS headers added by the caller)
       Response r;
       r.status = 204;
@@ -106,8 +107,8 @@ Response dispatch(Service& service, const Request& request) {
       return r;
     }
     Response r = Response::ordered_json(
-        405, error_envelope("method_not_allowed", fmt::format("{} does not accept {}; use {}", request.path,
-                                                              request.method, allowed)));
+        405, error_envelope("method_not_allowed",
+                            fmt::format("{} does not accept {}; use {}", request.path, request.method, allowed)));
     r.headers.emplace_back("Allow", allowed);
     return r;
   }
@@ -118,7 +119,8 @@ Response dispatch(Service& service, const Request& request) {
     }
     return match->handler(service, request);
   } catch (const HttpError& e) {
-    if (e.status >= 500) spdlog::warn("{} {} [{}]: {} {}", request.method, request.path, request.request_id, e.status, e.message);
+    if (e.status >= 500)
+      spdlog::warn("{} {} [{}]: {} {}", request.method, request.path, request.request_id, e.status, e.message);
     return error_response(e, match->legacy_errors);
   } catch (const std::bad_alloc&) {
     spdlog::error("{} {} [{}]: out of memory", request.method, request.path, request.request_id);
@@ -126,7 +128,8 @@ Response dispatch(Service& service, const Request& request) {
                           match->legacy_errors);
   } catch (const std::exception& e) {
     const HttpError mapped = http_error_for(e);
-    if (mapped.status >= 500) spdlog::error("{} {} [{}]: {}", request.method, request.path, request.request_id, e.what());
+    if (mapped.status >= 500)
+      spdlog::error("{} {} [{}]: {}", request.method, request.path, request.request_id, e.what());
     return error_response(mapped, match->legacy_errors);
   }
 }
@@ -151,11 +154,26 @@ std::string route_label(const std::string& path) {
 Response library_error(int status, const std::string& path) {
   std::string code = "bad_request", message = "malformed request";
   switch (status) {
-    case 413: code = "payload_too_large"; message = "the request body exceeds the upload limit"; break;
-    case 414: code = "uri_too_long"; message = "the request line is too long"; break;
-    case 408: code = "request_timeout"; message = "the request was not received in time"; break;
-    case 416: code = "range_not_satisfiable"; message = "range not satisfiable"; break;
-    case 500: code = "internal"; message = "internal error"; break;
+    case 413:
+      code = "payload_too_large";
+      message = "the request body exceeds the upload limit";
+      break;
+    case 414:
+      code = "uri_too_long";
+      message = "the request line is too long";
+      break;
+    case 408:
+      code = "request_timeout";
+      message = "the request was not received in time";
+      break;
+    case 416:
+      code = "range_not_satisfiable";
+      message = "range not satisfiable";
+      break;
+    case 500:
+      code = "internal";
+      message = "internal error";
+      break;
     default: break;
   }
   if (path.starts_with("/api/")) return Response::json(status, {{"error", message}});

@@ -21,16 +21,16 @@ Response library_error(int status, const std::string& path);
 const std::string& uploaded_audio(const Request& request, std::string& name);
 
 // Handlers (throw HttpError for expected failures).
-Response handle_index(Service&, const Request&);          // GET /          (ops_routes.cpp)
-Response handle_health(Service&, const Request&);         // GET /health, /health/ready (readiness)
-Response handle_liveness(Service&, const Request&);       // GET /health/live
-Response handle_metrics(Service&, const Request&);        // GET /metrics
-Response handle_detect_cough(Service&, const Request&);   // POST /api/detect-cough (legacy_api.cpp)
-Response handle_analyze_tb(Service&, const Request&);     // POST /api/analyze-tb
-Response handle_v1_detect(Service&, const Request&);      // POST /v1/detect     (v1_api.cpp)
-Response handle_v1_model(Service&, const Request&);       // GET /v1/model
-Response handle_v1_monitor(Service&, const Request&);     // POST /v1/monitor   (monitor_api.cpp)
-Response handle_job_get(Service&, const Request&);        // GET /v1/jobs/{id}[/timeline.svg]
-Response handle_job_delete(Service&, const Request&);     // DELETE /v1/jobs/{id}
+Response handle_index(Service&, const Request&);         // GET /          (ops_routes.cpp)
+Response handle_health(Service&, const Request&);        // GET /health, /health/ready (readiness)
+Response handle_liveness(Service&, const Request&);      // GET /health/live
+Response handle_metrics(Service&, const Request&);       // GET /metrics
+Response handle_detect_cough(Service&, const Request&);  // POST /api/detect-cough (legacy_api.cpp)
+Response handle_analyze_tb(Service&, const Request&);    // POST /api/analyze-tb
+Response handle_v1_detect(Service&, const Request&);     // POST /v1/detect     (v1_api.cpp)
+Response handle_v1_model(Service&, const Request&);      // GET /v1/model
+Response handle_v1_monitor(Service&, const Request&);    // POST /v1/monitor   (monitor_api.cpp)
+Response handle_job_get(Service&, const Request&);       // GET /v1/jobs/{id}[/timeline.svg]
+Response handle_job_delete(Service&, const Request&);    // DELETE /v1/jobs/{id}
 
 }  // namespace coughkit::server

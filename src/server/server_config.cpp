@@ -22,7 +22,8 @@ void ServerConfig::Validate() const {
   if (workers < 0 || workers > 256) throw ConfigError(fmt::format("--workers must be in [0, 256], got {}", workers));
   if (queue_limit < 0 || queue_limit > 4096)
     throw ConfigError(fmt::format("--queue-limit must be in [0, 4096], got {}", queue_limit));
-  if (max_batch < 1 || max_batch > 64) throw ConfigError(fmt::format("--max-batch must be in [1, 64], got {}", max_batch));
+  if (max_batch < 1 || max_batch > 64)
+    throw ConfigError(fmt::format("--max-batch must be in [1, 64], got {}", max_batch));
   // Below FD_SETSIZE with room for the model and logs: the library checks descriptors against it.
   if (max_connections < 1 || max_connections > 900)
     throw ConfigError(fmt::format("--max-connections must be in [1, 900], got {}", max_connections));
@@ -40,7 +41,8 @@ void ServerConfig::Validate() const {
     throw ConfigError(fmt::format("--request-timeout must be > 0, got {}", request_timeout_s));
   if (read_timeout_s < 1 || read_timeout_s > 3600)
     throw ConfigError(fmt::format("--read-timeout must be in [1, 3600] s, got {}", read_timeout_s));
-  if (max_jobs < 0 || max_jobs > 1000) throw ConfigError(fmt::format("--max-jobs must be in [0, 1000], got {}", max_jobs));
+  if (max_jobs < 0 || max_jobs > 1000)
+    throw ConfigError(fmt::format("--max-jobs must be in [0, 1000], got {}", max_jobs));
   if (!(job_ttl_s >= 1 && job_ttl_s <= 30 * 86400.0))
     throw ConfigError(fmt::format("--job-ttl must be in [1, 2592000] s, got {}", job_ttl_s));
   if (!(max_job_audio_hours > 0 && max_job_audio_hours <= 720))

@@ -11,12 +11,12 @@ namespace coughkit::server {
 struct ServerConfig {
   detection::DetectorConfig detector{};  // model file, engine threads, default threshold
   std::string host = "127.0.0.1";
-  int port = 8080;                        // 0 = any free port (the log says which)
+  int port = 8080;  // 0 = any free port (the log says which)
 
   // Concurrency. `workers` requests decode and compute features at once (on HTTP threads);
   // up to `queue_limit` more wait for a worker or for inference; beyond that -> 503 with
   // Retry-After. The inference thread runs up to `max_batch` queued bags in one batch.
-  int workers = 0;              // 0 = hardware threads
+  int workers = 0;  // 0 = hardware threads
   int queue_limit = 16;
   int max_batch = 8;
 
@@ -27,17 +27,17 @@ struct ServerConfig {
 
   // Limits.
   std::size_t max_upload_bytes = 25u * 1024 * 1024;  // request body -> 413 beyond
-  double max_audio_seconds = 600.0;                   // decoded duration -> 413 beyond
-  double request_timeout_s = 60.0;                    // arrival to result (worker wait, decode, inference) -> 504
-  double header_timeout_s = 10.0;                     // request line + headers; also the body's grace
-  double min_upload_kib_per_s = 16.0;                 // average body rate after the grace
-  int read_timeout_s = 5;                             // one socket read/write
-  int keep_alive_max = 100;                           // requests per connection
+  double max_audio_seconds = 600.0;                  // decoded duration -> 413 beyond
+  double request_timeout_s = 60.0;                   // arrival to result (worker wait, decode, inference) -> 504
+  double header_timeout_s = 10.0;                    // request line + headers; also the body's grace
+  double min_upload_kib_per_s = 16.0;                // average body rate after the grace
+  int read_timeout_s = 5;                            // one socket read/write
+  int keep_alive_max = 100;                          // requests per connection
 
   // Monitor jobs (POST /v1/monitor, server/monitor_jobs.h).
-  int max_jobs = 8;                  // jobs that exist at once (queued, running, or results kept)
-  double job_ttl_s = 3600.0;         // how long a finished job's result is kept
-  double max_job_audio_hours = 24.0; // decoded duration of one job's upload
+  int max_jobs = 8;                   // jobs that exist at once (queued, running, or results kept)
+  double job_ttl_s = 3600.0;          // how long a finished job's result is kept
+  double max_job_audio_hours = 24.0;  // decoded duration of one job's upload
 
   std::string save_uploads_dir;  // empty = uploads are never written to disk
   std::string cors_origin;       // empty = no CORS headers

@@ -106,8 +106,9 @@ detection::Detection Service::detect(std::string_view bytes, const std::string& 
                     fmt::format("the server is busy ({} requests in progress); retry later", admit_limit_), 1};
   }
   if (bytes.size() > config_.max_upload_bytes)
-    throw HttpError{413, "upload_too_large",
-                    fmt::format("the upload is {} bytes; the limit is {} bytes", bytes.size(), config_.max_upload_bytes)};
+    throw HttpError{
+        413, "upload_too_large",
+        fmt::format("the upload is {} bytes; the limit is {} bytes", bytes.size(), config_.max_upload_bytes)};
   if (bytes.empty()) throw HttpError{400, "empty_upload", "the audio upload is empty"};
   if (!config_.save_uploads_dir.empty()) save_upload(bytes, name, request_id);
 
@@ -124,7 +125,8 @@ detection::Detection Service::detect(std::string_view bytes, const std::string& 
                                             {.max_duration_s = config_.max_audio_seconds});
     duration = audio.duration_seconds();
     if (duration > config_.max_audio_seconds)
-      throw LimitError(fmt::format("{}: {:.1f} s of audio; the limit is {} s", name, duration, config_.max_audio_seconds));
+      throw LimitError(
+          fmt::format("{}: {:.1f} s of audio; the limit is {} s", name, duration, config_.max_audio_seconds));
     bag = std::make_shared<const features::ClipFeatures>(detector_->preprocess(audio));
   } catch (const LimitError& e) {
     workers_.release();

@@ -70,8 +70,8 @@ class Service {
   std::unique_ptr<InferenceScheduler> scheduler_;
   std::unique_ptr<MonitorJobs> jobs_;
   std::atomic<bool> ready_{false}, draining_{false};
-  std::atomic<int> admitted_{0};       // detections in progress (waiting, preprocessing or queued)
-  const int admit_limit_;              // workers + queue_limit
+  std::atomic<int> admitted_{0};           // detections in progress (waiting, preprocessing or queued)
+  const int admit_limit_;                  // workers + queue_limit
   std::counting_semaphore<4096> workers_;  // decode + features slots
 };
 

@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/float_text.h"
 #include "detection/detection_json.h"
 #include "model/engine.h"
-#include "common/float_text.h"
 #include "server/routes.h"
 
 namespace coughkit::server {
@@ -77,12 +77,9 @@ Response handle_v1_model(Service& service, const Request&) {
   p["description"] = pre.ToString();
   j["preprocessing"] = std::move(p);
   const auto& c = service.config();
-  j["limits"] = {{"max_upload_bytes", c.max_upload_bytes},
-                 {"max_audio_seconds", c.max_audio_seconds},
-                 {"request_timeout_s", c.request_timeout_s},
-                 {"max_batch", c.max_batch},
-                 {"workers", c.resolved_workers()},
-                 {"queue_limit", c.queue_limit}};
+  j["limits"] = {{"max_upload_bytes", c.max_upload_bytes},   {"max_audio_seconds", c.max_audio_seconds},
+                 {"request_timeout_s", c.request_timeout_s}, {"max_batch", c.max_batch},
+                 {"workers", c.resolved_workers()},          {"queue_limit", c.queue_limit}};
   return Response::ordered_json(200, j);
 }
 

@@ -25,8 +25,8 @@ class BasicBlockImpl : public nn::Module {
     bn2_ = register_module("bn2", nn::BatchNorm2d(out));
     if (stride != 1 || in != out) {
       downsample_ = register_module(
-          "downsample", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)),
-                                       nn::BatchNorm2d(out)));
+          "downsample",
+          nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false)), nn::BatchNorm2d(out)));
     }
   }
 
@@ -108,8 +108,8 @@ AttnMILResNetImpl::AttnMILResNetImpl(double dropout, int attn_hidden) : parts_(s
   if (attn_hidden < 1) throw ConfigError(fmt::format("attn_hidden must be positive, got {}", attn_hidden));
   // Registration order = the reference's attribute order = state-dict order.
   parts_->backbone = register_module("backbone", ResNet18());
-  parts_->attn = register_module("attn", nn::Sequential(nn::Linear(kFeatureDim, attn_hidden), nn::Tanh(),
-                                                        nn::Linear(attn_hidden, 1)));
+  parts_->attn = register_module(
+      "attn", nn::Sequential(nn::Linear(kFeatureDim, attn_hidden), nn::Tanh(), nn::Linear(attn_hidden, 1)));
   parts_->bag_head = register_module(
       "bag_head", nn::Sequential(nn::Linear(kFeatureDim, kFeatureDim), nn::ReLU(), nn::BatchNorm1d(kFeatureDim),
                                  nn::Dropout(dropout), nn::Linear(kFeatureDim, 1)));
@@ -127,10 +127,11 @@ AttnMILOutputs AttnMILResNetImpl::forward(const torch::Tensor& spectrograms, con
               "segment_mask must be (B, S) = (", spectrograms.size(0), ", ", spectrograms.size(1), "), got ",
               segment_mask.sizes());
   const std::int64_t b = spectrograms.size(0), s = spectrograms.size(1);
-  const torch::Tensor flat = spectrograms.reshape({b * s, spectrograms.size(2), spectrograms.size(3), spectrograms.size(4)});
+  const torch::Tensor flat =
+      spectrograms.reshape({b * s, spectrograms.size(2), spectrograms.size(3), spectrograms.size(4)});
   torch::Tensor feats;
-  const torch::Tensor real = skip_padding_ ? segment_mask.reshape({b * s}).to(torch::kBool).nonzero().squeeze(1)
-                                           : torch::Tensor();
+  const torch::Tensor real =
+      skip_padding_ ? segment_mask.reshape({b * s}).to(torch::kBool).nonzero().squeeze(1) : torch::Tensor();
   if (skip_padding_ && real.size(0) < b * s) {
     // Only the bags' own segments go through the backbone; padded slots get zero features
     // (masked out of the attention anyway). See set_skip_padding().
@@ -157,7 +158,8 @@ std::vector<std::pair<std::string, torch::Tensor>> state_dict(AttnMILResNet& mod
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : model->named_modules()) {
     const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false))
+      out.emplace_back(prefix + p.key(), p.value());
     for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
   }
   return out;
@@ -179,8 +181,8 @@ void load_state_dict(AttnMILResNet& model, const checkpoint::StateDict& state) {
   }
   for (const auto& name : state.names()) {
     if (!used.count(name))
-      throw InputError(fmt::format("{}: unexpected key '{}' (not a parameter or buffer of AttnMILResNet)", state.source(),
-                                   name));
+      throw InputError(
+          fmt::format("{}: unexpected key '{}' (not a parameter or buffer of AttnMILResNet)", state.source(), name));
   }
 }
 

@@ -8,14 +8,16 @@
 namespace coughkit::training {
 
 std::string AugmentOptions::ToString() const {
-  return fmt::format("AugmentOptions(probability={}, noise_std={}, gain=[{}, {}], freq_mask_rows={}, time_mask_cols={})",
-                     probability, noise_std, gain_min, gain_max, freq_mask_rows, time_mask_cols);
+  return fmt::format(
+      "AugmentOptions(probability={}, noise_std={}, gain=[{}, {}], freq_mask_rows={}, time_mask_cols={})", probability,
+      noise_std, gain_min, gain_max, freq_mask_rows, time_mask_cols);
 }
 
 AugmentTrace augment_bag(std::span<float> images, int segments, int height, int width, const AugmentOptions& options,
                          std::mt19937_64& rng) {
   if (segments < 0 || height <= 0 || width <= 0 ||
-      images.size() != static_cast<std::size_t>(segments) * static_cast<std::size_t>(height) * static_cast<std::size_t>(width)) {
+      images.size() !=
+          static_cast<std::size_t>(segments) * static_cast<std::size_t>(height) * static_cast<std::size_t>(width)) {
     throw std::invalid_argument("augment_bag: image buffer does not match segments x height x width");
   }
   if (options.freq_mask_rows > height || options.time_mask_cols > width) {

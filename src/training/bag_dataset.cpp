@@ -35,15 +35,17 @@ LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::
   std::vector<features::PrecomputeItem> items;
   for (const BagSplitSource& source : sources) {
     rows.push_back(features::read_labels_csv(source.csv));
-    const std::string base =
-        base_dir.empty() ? std::filesystem::path(source.csv).parent_path().string() : base_dir;
-    for (const auto& row : rows.back()) items.push_back({row.file_path, features::resolve_audio_path(base, row.file_path)});
+    const std::string base = base_dir.empty() ? std::filesystem::path(source.csv).parent_path().string() : base_dir;
+    for (const auto& row : rows.back())
+      items.push_back({row.file_path, features::resolve_audio_path(base, row.file_path)});
   }
 
   LoadedSplits out;
   std::function<void(const features::PrecomputeProgress&)> forward;
   if (progress) {
-    forward = [&](const features::PrecomputeProgress& p) { progress(p.done, p.total, p.item ? p.item->file_path : ""); };
+    forward = [&](const features::PrecomputeProgress& p) {
+      progress(p.done, p.total, p.item ? p.item->file_path : "");
+    };
   }
   out.precompute = features::precompute_items(items, cache, pipeline, threads, forward);
 

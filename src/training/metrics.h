@@ -29,8 +29,9 @@ double average_precision(std::span<const float> scores, std::span<const float> l
 struct Curve {
   std::vector<double> x, y;
 };
-Curve roc_curve(std::span<const float> scores, std::span<const float> labels);        // x = FPR, y = TPR
-Curve precision_recall_curve(std::span<const float> scores, std::span<const float> labels);  // x = recall, y = precision
+Curve roc_curve(std::span<const float> scores, std::span<const float> labels);  // x = FPR, y = TPR
+Curve precision_recall_curve(std::span<const float> scores,
+                             std::span<const float> labels);  // x = recall, y = precision
 
 // The decision threshold that maximises F1 for the rule score > threshold: each cut between
 // two adjacent distinct scores is a candidate, the threshold being the midpoint of the two

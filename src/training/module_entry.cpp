@@ -4,8 +4,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "training/torch_backend.h"
 #include "modules/torch_module.h"
+#include "training/torch_backend.h"
 #include "training/trainer.h"
 
 namespace {

@@ -35,7 +35,8 @@ std::vector<double> ticks(double lo, double hi, double min_step = 0) {
     if (step >= raw) break;
   }
   step = std::max(step, min_step);
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push_back(std::abs(v) < step * 1e-9 ? 0.0 : v);
   return out;
 }
 
@@ -53,27 +54,33 @@ std::string chart_body(const ChartSpec& c, double x0, int width, int height) {
   auto py = [&](double y) { return bottom - (y - c.y_min) / yr * (bottom - top); };
 
   std::string s;
-  s += fmt::format("<text x=\"{:.1f}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
-                   (left + right) / 2, escape(c.title));
+  s += fmt::format(
+      "<text x=\"{:.1f}\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">{}</text>\n",
+      (left + right) / 2, escape(c.title));
   // Grid and ticks.
   const auto xt = ticks(c.x_min, c.x_max, c.integer_x ? 1.0 : 0.0), yt = ticks(c.y_min, c.y_max);
   const double xstep = xt.size() > 1 ? xt[1] - xt[0] : 1.0, ystep = yt.size() > 1 ? yt[1] - yt[0] : 1.0;
   for (double v : xt) {
-    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#e5e5e5\"/>\n", px(v), top, bottom);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">{}</text>\n", px(v),
-                     bottom + 16, tick_label(v, xstep));
+    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1:.1f}\" x2=\"{0:.1f}\" y2=\"{2:.1f}\" stroke=\"#e5e5e5\"/>\n", px(v),
+                     top, bottom);
+    s +=
+        fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#444\">{}</text>\n",
+                    px(v), bottom + 16, tick_label(v, xstep));
   }
   for (double v : yt) {
-    s += fmt::format("<line x1=\"{1:.1f}\" y1=\"{0:.1f}\" x2=\"{2:.1f}\" y2=\"{0:.1f}\" stroke=\"#e5e5e5\"/>\n", py(v), left, right);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" font-size=\"11\" fill=\"#444\">{}</text>\n", left - 6,
-                     py(v) + 4, tick_label(v, ystep));
+    s += fmt::format("<line x1=\"{1:.1f}\" y1=\"{0:.1f}\" x2=\"{2:.1f}\" y2=\"{0:.1f}\" stroke=\"#e5e5e5\"/>\n", py(v),
+                     left, right);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" font-size=\"11\" fill=\"#444\">{}</text>\n",
+                     left - 6, py(v) + 4, tick_label(v, ystep));
   }
-  s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", left, top,
-                   right - left, bottom - top);
-  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n", (left + right) / 2,
-                   static_cast<double>(height) - 12, escape(c.x_label));
   s += fmt::format(
-      "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
+      "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", left, top,
+      right - left, bottom - top);
+  s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n",
+                   (left + right) / 2, static_cast<double>(height) - 12, escape(c.x_label));
+  s += fmt::format(
+      "<text x=\"{0:.1f}\" y=\"{1:.1f}\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 {0:.1f} "
+      "{1:.1f})\">{2}</text>\n",
       x0 + 16, (top + bottom) / 2, escape(c.y_label));
   // Lines, each broken where y is NaN; a lone point gets a dot.
   for (const Series& line : c.series) {
@@ -88,11 +95,13 @@ std::string chart_body(const ChartSpec& c, double x0, int width, int height) {
     }
     for (const auto& run : runs) {
       if (run.size() == 1) {
-        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", run[0].first, run[0].second, line.color);
+        s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"/>\n", run[0].first, run[0].second,
+                         line.color);
       } else if (run.size() > 1) {
         std::string points;
         for (const auto& [x, y] : run) points += fmt::format("{:.1f},{:.1f} ", x, y);
-        s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", points, line.color, dash);
+        s += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", points,
+                         line.color, dash);
       }
     }
   }
@@ -100,9 +109,11 @@ std::string chart_body(const ChartSpec& c, double x0, int width, int height) {
   double ly = bottom - 10 - 18.0 * static_cast<double>(c.series.size() - 1);
   for (const Series& line : c.series) {
     if (line.name.empty()) continue;
-    s += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                     right - 190, ly - 4, right - 166, ly - 4, line.color, line.dashed ? " stroke-dasharray=\"5,4\"" : "");
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\">{}</text>\n", right - 160, ly, escape(line.name));
+    s += fmt::format(
+        "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
+        right - 190, ly - 4, right - 166, ly - 4, line.color, line.dashed ? " stroke-dasharray=\"5,4\"" : "");
+    s +=
+        fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\">{}</text>\n", right - 160, ly, escape(line.name));
     ly += 18;
   }
   return s;
@@ -116,12 +127,15 @@ std::string render_charts_svg(const std::vector<ChartSpec>& charts, int width_ea
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, height);
-  for (std::size_t i = 0; i < charts.size(); ++i) s += chart_body(charts[i], static_cast<double>(i) * width_each, width_each, height);
+  for (std::size_t i = 0; i < charts.size(); ++i)
+    s += chart_body(charts[i], static_cast<double>(i) * width_each, width_each, height);
   s += "</svg>\n";
   return s;
 }
 
-std::string render_chart_svg(const ChartSpec& chart, int width, int height) { return render_charts_svg({chart}, width, height); }
+std::string render_chart_svg(const ChartSpec& chart, int width, int height) {
+  return render_charts_svg({chart}, width, height);
+}
 
 std::string roc_svg(const std::string& split, const Curve& roc, double auc) {
   ChartSpec c{fmt::format("ROC, {}", split), "false positive rate", "true positive rate", 0, 1, 0, 1, {}, false};
@@ -136,7 +150,8 @@ std::string roc_svg(const std::string& split, const Curve& roc, double auc) {
 
 std::string pr_svg(const std::string& split, const Curve& pr, double ap, double positive_rate) {
   ChartSpec c{fmt::format("Precision-recall, {}", split), "recall", "precision", 0, 1, 0, 1, {}, false};
-  if (std::isfinite(positive_rate)) c.series.push_back({"positive rate", {0, 1}, {positive_rate, positive_rate}, "#999999", true});
+  if (std::isfinite(positive_rate))
+    c.series.push_back({"positive rate", {0, 1}, {positive_rate, positive_rate}, "#999999", true});
   if (pr.x.empty()) {
     c.title += " (undefined: no positives)";
   } else {

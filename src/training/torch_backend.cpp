@@ -38,10 +38,11 @@ model::ModelOutputs TorchRunner::run(int batch, int segments, std::span<const fl
     throw InputError(fmt::format("batch and segments must be positive, got {} x {}", batch, segments));
   const std::size_t n = static_cast<std::size_t>(batch) * static_cast<std::size_t>(segments);
   if (spectrograms.size() != n * model::kSegmentValues)
-    throw InputError(fmt::format("spectrograms hold {} values, expected {} x {} x 3 x 224 x 224 = {}", spectrograms.size(),
-                                 batch, segments, n * model::kSegmentValues));
+    throw InputError(fmt::format("spectrograms hold {} values, expected {} x {} x 3 x 224 x 224 = {}",
+                                 spectrograms.size(), batch, segments, n * model::kSegmentValues));
   if (segment_mask.size() != n)
-    throw InputError(fmt::format("segment_mask holds {} values, expected {} x {}", segment_mask.size(), batch, segments));
+    throw InputError(
+        fmt::format("segment_mask holds {} values, expected {} x {}", segment_mask.size(), batch, segments));
 
   std::lock_guard lock(mutex_);
   // The intra-op thread count is per OpenMP thread: set it on whichever thread runs.

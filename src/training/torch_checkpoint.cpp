@@ -22,22 +22,17 @@ namespace {
 c10::IValue to_ivalue(const nlohmann::json& j, int depth = 0) {
   if (depth > 32) throw std::invalid_argument("checkpoint config nested deeper than 32 levels");
   switch (j.type()) {
-    case nlohmann::json::value_t::null:
-      return {};
-    case nlohmann::json::value_t::boolean:
-      return c10::IValue(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
-      return c10::IValue(j.get<std::int64_t>());
+    case nlohmann::json::value_t::null: return {};
+    case nlohmann::json::value_t::boolean: return c10::IValue(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return c10::IValue(j.get<std::int64_t>());
     case nlohmann::json::value_t::number_unsigned: {
       const auto u = j.get<std::uint64_t>();
       if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
         return c10::IValue(static_cast<std::int64_t>(u));
       return c10::IValue(static_cast<double>(u));
     }
-    case nlohmann::json::value_t::number_float:
-      return c10::IValue(j.get<double>());
-    case nlohmann::json::value_t::string:
-      return c10::IValue(j.get<std::string>());
+    case nlohmann::json::value_t::number_float: return c10::IValue(j.get<double>());
+    case nlohmann::json::value_t::string: return c10::IValue(j.get<std::string>());
     case nlohmann::json::value_t::array: {
       c10::impl::GenericList list(c10::AnyType::get());
       for (const auto& item : j) list.push_back(to_ivalue(item, depth + 1));
@@ -48,8 +43,7 @@ c10::IValue to_ivalue(const nlohmann::json& j, int depth = 0) {
       for (const auto& [key, value] : j.items()) dict.insert(key, to_ivalue(value, depth + 1));
       return dict;
     }
-    default:
-      throw std::invalid_argument("checkpoint config holds a value that is not plain JSON (binary?)");
+    default: throw std::invalid_argument("checkpoint config holds a value that is not plain JSON (binary?)");
   }
 }
 
@@ -59,9 +53,10 @@ c10::IValue to_ivalue(const nlohmann::json& j, int depth = 0) {
 // storage types), so `torch.load(..., weights_only=True)` accepts it too.
 void write_archive(const std::string& file, const c10::IValue& root) {
   std::vector<char> pickle_data;
-  torch::jit::Pickler pickler([&](const char* data, std::size_t n) { pickle_data.insert(pickle_data.end(), data, data + n); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
-                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  torch::jit::Pickler pickler(
+      [&](const char* data, std::size_t n) { pickle_data.insert(pickle_data.end(), data, data + n); },
+      /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+      /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(root);
   pickler.stop();

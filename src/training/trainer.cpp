@@ -13,16 +13,16 @@
 #include <thread>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/version.h>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "common/float_text.h"
 #include "common/progress_bar.h"
-#include "features/model_input_contract.h"
 #include "common/version.h"
 #include "features/feature_cache.h"
+#include "features/model_input_contract.h"
 #include "io/atomic_file.h"
 #include "training/metrics.h"
 #include "training/plots.h"
@@ -44,7 +44,8 @@ Batch make_batch(std::span<const Bag* const> bags, const AugmentOptions* augment
   std::size_t max_segments = 0;
   for (const Bag* bag : bags) {
     if (bag->segments == 0 || bag->half.size() != bag->segments * kPlane) {
-      throw std::invalid_argument(fmt::format("make_batch: bag {} does not hold {} images of 224x224", bag->file_path, bag->segments));
+      throw std::invalid_argument(
+          fmt::format("make_batch: bag {} does not hold {} images of 224x224", bag->file_path, bag->segments));
     }
     max_segments = std::max(max_segments, bag->segments);
   }
@@ -115,7 +116,8 @@ Evaluation evaluate(AttnMILResNet& model, const std::vector<Bag>& bags, int batc
   // Similar lengths together: less padding to compute, same results (eval mode).
   std::vector<std::size_t> order(bags.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return bags[a].segments < bags[b].segments; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return bags[a].segments < bags[b].segments; });
 
   model->eval();
   torch::NoGradGuard no_grad;
@@ -127,7 +129,8 @@ Evaluation evaluate(AttnMILResNet& model, const std::vector<Bag>& bags, int batc
     for (std::size_t j = start; j < std::min(order.size(), start + step); ++j) chunk.push_back(&bags[order[j]]);
     const Batch batch = make_batch(chunk);
     const AttnMILOutputs out = model->forward(batch.inputs, batch.mask);
-    loss_sum += torch::binary_cross_entropy_with_logits(out.bag_logit, batch.labels, {}, weight, at::Reduction::Sum).item<double>();
+    loss_sum += torch::binary_cross_entropy_with_logits(out.bag_logit, batch.labels, {}, weight, at::Reduction::Sum)
+                    .item<double>();
     const auto probs = out.bag_probability.contiguous();
     const float* p = probs.data_ptr<float>();
     for (std::size_t j = 0; j < chunk.size(); ++j) ev.probabilities[order[start + j]] = p[j];
@@ -181,8 +184,8 @@ struct MaybeNumber {
   MaybeNumber(double v = kUndefined) : value(v) {}  // NOLINT(google-explicit-constructor)
   operator double() const { return value; }         // NOLINT(google-explicit-constructor)
 };
-using Metric = MaybeNumber<false>;     // undefined = NaN
-using BestScore = MaybeNumber<true>;   // undefined = -infinity
+using Metric = MaybeNumber<false>;    // undefined = NaN
+using BestScore = MaybeNumber<true>;  // undefined = -infinity
 
 template <bool kNegativeInfinity>
 void to_json(json& j, const MaybeNumber<kNegativeInfinity>& n) {
@@ -270,7 +273,8 @@ json options_json(const TrainOptions& o) {
 
 // The `config` of the checkpoints: the recipe, the preprocessing the model expects, its
 // decision threshold and the datasets (file names only, no directories).
-json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_weight, std::size_t n_train, std::size_t n_val) {
+json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_weight, std::size_t n_train,
+                       std::size_t n_val) {
   return {{"model", "AttnMILResNet"},
           {"backbone", "resnet18"},
           {"attn_hidden", 128},
@@ -291,7 +295,8 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
           {"pos_weight", pos_weight},
           {"highpass_hz", plain(o.highpass_hz)},
           {"threshold", s.threshold},
-          {"threshold_source", s.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)"},
+          {"threshold_source",
+           s.threshold_from_validation ? "max F1 on validation" : "default (F1 undefined on validation)"},
           {"train_csv", file_name(o.train_csv)},
           {"val_csv", file_name(o.val_csv)},
           {"test_csv", file_name(o.test_csv)},
@@ -304,8 +309,8 @@ std::string history_csv(const std::vector<EpochRecord>& history) {
   std::string s = "epoch,lr,train_loss,val_loss,val_accuracy,val_roc_auc,val_average_precision,seconds,best\n";
   for (const auto& r : history) {
     s += fmt::format("{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.3f},{}\n", r.epoch, r.lr, r.train_loss.value,
-                     r.val_loss.value, r.val_accuracy.value, r.val_roc_auc.value, r.val_average_precision.value, r.seconds,
-                     r.best ? 1 : 0);
+                     r.val_loss.value, r.val_accuracy.value, r.val_roc_auc.value, r.val_average_precision.value,
+                     r.seconds, r.best ? 1 : 0);
   }
   return s;
 }
@@ -313,7 +318,8 @@ std::string history_csv(const std::vector<EpochRecord>& history) {
 std::string steps_csv(const std::vector<EpochRecord>& history) {
   std::string s = "epoch,step,lr,loss\n";
   for (const auto& r : history) {
-    for (std::size_t i = 0; i < r.step_losses.size(); ++i) s += fmt::format("{},{},{:.9g},{:.9g}\n", r.epoch, i + 1, r.lr, r.step_losses[i]);
+    for (std::size_t i = 0; i < r.step_losses.size(); ++i)
+      s += fmt::format("{},{},{:.9g},{:.9g}\n", r.epoch, i + 1, r.lr, r.step_losses[i]);
   }
   return s;
 }
@@ -345,7 +351,9 @@ json evaluation_json(const Evaluation& ev, double threshold) {
           {"n_positive", ev.n_positive}};
 }
 
-std::string fmt_metric(double v, int decimals) { return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : "n/a"; }
+std::string fmt_metric(double v, int decimals) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : "n/a";
+}
 
 // One `coughkit train` run, step by step: the bags, the model (resumed, initialised or
 // random), the epochs, then the best model on every split.
@@ -394,8 +402,8 @@ TrainingRun::TrainingRun(const TrainOptions& options)
       optimizer_path_(out_dir_ / "last_optimizer.pt"),
       state_path_(out_dir_ / "train_state.json") {
   fs::create_directories(out_dir_);
-  threads_ = options.threads > 0 ? options.threads
-                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads_ =
+      options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads_);
   augment_.probability = options.augment_probability;
 }
@@ -464,8 +472,9 @@ void TrainingRun::check_data() {
   if (val.bags.empty()) throw InputError(fmt::format("{}: no usable validation bags", options_.val_csv));
   val_auc_defined_ = val.positives() > 0 && val.negatives() > 0;
   if (!val_auc_defined_) {
-    spdlog::warn("{}: validation has one class only, so ROC-AUC is undefined; the best epoch is the lowest validation loss",
-                 options_.val_csv);
+    spdlog::warn(
+        "{}: validation has one class only, so ROC-AUC is undefined; the best epoch is the lowest validation loss",
+        options_.val_csv);
   }
   pos_weight_ = static_cast<double>(train.negatives()) / static_cast<double>(train.positives());
 }
@@ -501,9 +510,10 @@ void TrainingRun::start_model() {
       spdlog::info("initial weights from {}", options_.init);
     } else {
       model_ = AttnMILResNet(options_.dropout);
-      spdlog::info("initial weights: random (seed {}); ImageNet weights are not downloaded, use --init CKPT to start "
-                   "from a checkpoint",
-                   options_.seed);
+      spdlog::info(
+          "initial weights: random (seed {}); ImageNet weights are not downloaded, use --init CKPT to start "
+          "from a checkpoint",
+          options_.seed);
     }
   }
   // Padded slots through the backbone (the reference) or only the real segments.
@@ -521,12 +531,13 @@ void TrainingRun::start_optimizer() {
                      ? fmt::format(": continuing with epoch {}", state_.epoch + 1)
                      : ": nothing left to train");
   }
-  spdlog::info("training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, "
-               "augmentation p {:g}, dropout {:g}, {} threads, {}",
-               options_.epochs, options_.batch_size, options_.lr, options_.min_lr, options_.weight_decay, pos_weight_,
-               options_.augment_probability, options_.dropout, threads_,
-               options_.reference_padding ? "padded slots through the backbone (reference)"
-                                          : "real segments only through the backbone");
+  spdlog::info(
+      "training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, "
+      "augmentation p {:g}, dropout {:g}, {} threads, {}",
+      options_.epochs, options_.batch_size, options_.lr, options_.min_lr, options_.weight_decay, pos_weight_,
+      options_.augment_probability, options_.dropout, threads_,
+      options_.reference_padding ? "padded slots through the backbone (reference)"
+                                 : "real segments only through the backbone");
 }
 
 void TrainingRun::run_epoch(int epoch) {
@@ -628,11 +639,12 @@ void TrainingRun::save_epoch(int epoch, const Evaluation& ev) {
 }
 
 void TrainingRun::log_epoch(const EpochRecord& record, const Evaluation& ev, double segments_per_s) const {
-  spdlog::info("epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} "
-               "train segments/s){}",
-               record.epoch, options_.epochs, record.lr, record.train_loss.value, record.val_loss.value,
-               fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4),
-               record.seconds, segments_per_s, record.best ? "  *best*" : "");
+  spdlog::info(
+      "epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} "
+      "train segments/s){}",
+      record.epoch, options_.epochs, record.lr, record.train_loss.value, record.val_loss.value,
+      fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), record.seconds,
+      segments_per_s, record.best ? "  *best*" : "");
   if (state_.stopped_early) {
     spdlog::info("early stopping: validation {} has not improved for {} epochs (best epoch {})",
                  val_auc_defined_ ? "AUC" : "loss", state_.epochs_without_improvement, state_.best_epoch);
@@ -645,15 +657,15 @@ json TrainingRun::evaluate_best_on(AttnMILResNet& best, const BagSplit& split) {
   {
     const auto bar = make_bar(fmt::format("evaluating {}", split.name),
                               eval_batches(split.bags.size(), options_.batch_size), options_.progress);
-    ev = evaluate(best, split.bags, options_.batch_size, pos_weight_,
-                  [&](std::size_t, std::size_t) { bar->advance(); });
+    ev =
+        evaluate(best, split.bags, options_.batch_size, pos_weight_, [&](std::size_t, std::size_t) { bar->advance(); });
   }
   const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
   io::write_file_atomically(out_dir_ / fmt::format("roc_{}.svg", split.name),
                             roc_svg(split.name, roc_curve(ev.probabilities, ev.labels), ev.roc_auc));
-  io::write_file_atomically(out_dir_ / fmt::format("pr_{}.svg", split.name),
-                            pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels),
-                                   ev.average_precision, rate));
+  io::write_file_atomically(
+      out_dir_ / fmt::format("pr_{}.svg", split.name),
+      pr_svg(split.name, precision_recall_curve(ev.probabilities, ev.labels), ev.average_precision, rate));
   spdlog::info("best model on {}: loss {:.4f}  acc {}  AUC {}  AP {}  ({} bags, {} cough)", split.name, ev.loss,
                fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), ev.n_bags,
                ev.n_positive);
@@ -664,7 +676,8 @@ json TrainingRun::evaluate_best_on(AttnMILResNet& best, const BagSplit& split) {
 void TrainingRun::write_metrics(json metrics) const {
   json skipped = json::array();
   for (const auto& s : data_.skipped) {
-    skipped.push_back({{"split", s.split}, {"csv", s.csv}, {"line", s.line}, {"file_path", s.file_path}, {"error", s.error}});
+    skipped.push_back(
+        {{"split", s.split}, {"csv", s.csv}, {"line", s.line}, {"file_path", s.file_path}, {"error", s.error}});
   }
   metrics["threshold"] = state_.threshold;
   metrics["threshold_source"] =

@@ -158,9 +158,8 @@ TEST_P(PcmWavTest, DecodesExactValues) {
       if (i < std::size(edges)) v = std::clamp(edges[i], lo, hi);
       put_le(data, static_cast<std::uint64_t>(v), f.bits / 8);
       // Reference: the exact quotient (double holds it exactly), rounded once to float.
-      expected[i] = f.bits == 8
-                        ? static_cast<float>((v - 128) / 128.0)
-                        : static_cast<float>(std::ldexp(static_cast<double>(v), 1 - f.bits));
+      expected[i] = f.bits == 8 ? static_cast<float>((v - 128) / 128.0)
+                                : static_cast<float>(std::ldexp(static_cast<double>(v), 1 - f.bits));
     }
   }
   const Bytes wav = wav_file(f, data);
@@ -185,23 +184,22 @@ TEST_P(PcmWavTest, DecodesExactValues) {
   expect_same_audio(decode_memory(wav, "mem.wav"), a);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Formats, PcmWavTest,
-    ::testing::Values(PcmCase{"u8_mono_8000", {1, 1, 8000, 8}, "pcm_u8"},
-                      PcmCase{"u8_stereo_11025", {1, 2, 11025, 8}, "pcm_u8"},
-                      PcmCase{"s16_mono_8000", {1, 1, 8000, 16}, "pcm_s16le"},
-                      PcmCase{"s16_stereo_44100", {1, 2, 44100, 16}, "pcm_s16le"},
-                      PcmCase{"s16_6ch_96000_ext", {1, 6, 96000, 16, true}, "pcm_s16le"},
-                      PcmCase{"s24_mono_44100", {1, 1, 44100, 24}, "pcm_s24le"},
-                      PcmCase{"s24_stereo_96000_ext", {1, 2, 96000, 24, true}, "pcm_s24le"},
-                      PcmCase{"s24_6ch_11025_ext", {1, 6, 11025, 24, true}, "pcm_s24le"},
-                      PcmCase{"s32_mono_96000", {1, 1, 96000, 32}, "pcm_s32le"},
-                      PcmCase{"s32_stereo_11025_ext", {1, 2, 11025, 32, true}, "pcm_s32le"},
-                      PcmCase{"f32_mono_44100", {3, 1, 44100, 32}, "pcm_f32le"},
-                      PcmCase{"f32_6ch_96000_ext", {3, 6, 96000, 32, true}, "pcm_f32le"},
-                      PcmCase{"f64_stereo_8000", {3, 2, 8000, 64}, "pcm_f64le"},
-                      PcmCase{"f64_mono_11025", {3, 1, 11025, 64}, "pcm_f64le"}),
-    [](const auto& info) { return std::string(info.param.label); });
+INSTANTIATE_TEST_SUITE_P(Formats, PcmWavTest,
+                         ::testing::Values(PcmCase{"u8_mono_8000", {1, 1, 8000, 8}, "pcm_u8"},
+                                           PcmCase{"u8_stereo_11025", {1, 2, 11025, 8}, "pcm_u8"},
+                                           PcmCase{"s16_mono_8000", {1, 1, 8000, 16}, "pcm_s16le"},
+                                           PcmCase{"s16_stereo_44100", {1, 2, 44100, 16}, "pcm_s16le"},
+                                           PcmCase{"s16_6ch_96000_ext", {1, 6, 96000, 16, true}, "pcm_s16le"},
+                                           PcmCase{"s24_mono_44100", {1, 1, 44100, 24}, "pcm_s24le"},
+                                           PcmCase{"s24_stereo_96000_ext", {1, 2, 96000, 24, true}, "pcm_s24le"},
+                                           PcmCase{"s24_6ch_11025_ext", {1, 6, 11025, 24, true}, "pcm_s24le"},
+                                           PcmCase{"s32_mono_96000", {1, 1, 96000, 32}, "pcm_s32le"},
+                                           PcmCase{"s32_stereo_11025_ext", {1, 2, 11025, 32, true}, "pcm_s32le"},
+                                           PcmCase{"f32_mono_44100", {3, 1, 44100, 32}, "pcm_f32le"},
+                                           PcmCase{"f32_6ch_96000_ext", {3, 6, 96000, 32, true}, "pcm_f32le"},
+                                           PcmCase{"f64_stereo_8000", {3, 2, 8000, 64}, "pcm_f64le"},
+                                           PcmCase{"f64_mono_11025", {3, 1, 11025, 64}, "pcm_f64le"}),
+                         [](const auto& info) { return std::string(info.param.label); });
 
 // --- codecs encoded with the ffmpeg CLI ------------------------------------------------
 
@@ -214,13 +212,8 @@ Bytes sine_wav() {
   Bytes data;
   for (int i = 0; i < kRate; ++i) {
     const double s = std::sin(2.0 * std::numbers::pi * kFreq * i / kRate);
-    put_le(data,
-           static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(kLeftAmp * s * 32767))),
-           2);
-    put_le(
-        data,
-        static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(kRightAmp * s * 32767))),
-        2);
+    put_le(data, static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(kLeftAmp * s * 32767))), 2);
+    put_le(data, static_cast<std::uint16_t>(static_cast<std::int16_t>(std::lround(kRightAmp * s * 32767))), 2);
   }
   return wav_file({1, 2, kRate, 16}, data);
 }
@@ -288,10 +281,8 @@ TEST_P(CodecTest, DecodesKnownSignal) {
   ASSERT_GT(a.frames(), static_cast<std::size_t>(kRate * 0.9));
   // Judge the middle of the signal, away from codec start-up and padding.
   const std::size_t from = kRate / 5, to = kRate * 4 / 5;
-  EXPECT_NEAR(rms(a.planes[0], from, to), kLeftAmp / std::sqrt(2.0),
-              0.1 * kLeftAmp / std::sqrt(2.0));
-  EXPECT_NEAR(rms(a.planes[1], from, to), kRightAmp / std::sqrt(2.0),
-              0.1 * kRightAmp / std::sqrt(2.0));
+  EXPECT_NEAR(rms(a.planes[0], from, to), kLeftAmp / std::sqrt(2.0), 0.1 * kLeftAmp / std::sqrt(2.0));
+  EXPECT_NEAR(rms(a.planes[1], from, to), kRightAmp / std::sqrt(2.0), 0.1 * kRightAmp / std::sqrt(2.0));
   EXPECT_NEAR(zero_crossing_hz(a.planes[0], from, to, kRate), kFreq, 5.0);
   EXPECT_NEAR(zero_crossing_hz(a.planes[1], from, to, kRate), kFreq, 5.0);
 
@@ -302,13 +293,12 @@ TEST_P(CodecTest, DecodesKnownSignal) {
 // 0.1 s pages make the truncation test meaningful for a 1 s signal.
 INSTANTIATE_TEST_SUITE_P(
     Formats, CodecTest,
-    ::testing::Values(
-        CodecCase{"flac", "a.flac", "-c:a flac", "flac"},
-        CodecCase{"mp3", "a.mp3", "-c:a libmp3lame -b:a 128k", "mp3"},
-        CodecCase{"vorbis", "a.ogg", "-c:a libvorbis -q:a 4 -page_duration 100000", "vorbis"},
-        CodecCase{"opus", "a.opus", "-c:a libopus -b:a 96k -page_duration 100000", "opus"},
-        CodecCase{"webm_opus", "a.webm", "-c:a libopus -b:a 96k", "opus", true},
-        CodecCase{"m4a_aac", "a.m4a", "-c:a aac -b:a 128k", "aac"}),
+    ::testing::Values(CodecCase{"flac", "a.flac", "-c:a flac", "flac"},
+                      CodecCase{"mp3", "a.mp3", "-c:a libmp3lame -b:a 128k", "mp3"},
+                      CodecCase{"vorbis", "a.ogg", "-c:a libvorbis -q:a 4 -page_duration 100000", "vorbis"},
+                      CodecCase{"opus", "a.opus", "-c:a libopus -b:a 96k -page_duration 100000", "opus"},
+                      CodecCase{"webm_opus", "a.webm", "-c:a libopus -b:a 96k", "opus", true},
+                      CodecCase{"m4a_aac", "a.m4a", "-c:a aac -b:a 128k", "aac"}),
     [](const auto& info) { return std::string(info.param.label); });
 
 TEST(DecoderTest, FlacIsBitExactToItsSource) {
@@ -335,8 +325,7 @@ TEST_P(CodecTest, TruncatedFileGivesPartialAudioOrInputError) {
       write_file(path, cut);
       SCOPED_TRACE(path.filename().string() + (in_memory ? " (memory)" : " (file)"));
       try {
-        const DecodedAudio a =
-            in_memory ? decode_memory(cut, path.filename().string()) : decode_file(path.string());
+        const DecodedAudio a = in_memory ? decode_memory(cut, path.filename().string()) : decode_file(path.string());
         EXPECT_EQ(a.channels, 2);
         EXPECT_EQ(a.sample_rate, kRate);
         EXPECT_GT(a.frames(), 0u);
@@ -447,8 +436,7 @@ TEST(DecoderErrors, NanOrInfInFloatWav) {
                            -std::numeric_limits<float>::infinity()};
   for (const float bad : f32_bad) {
     Bytes data;
-    for (int i = 0; i < 100; ++i)
-      put_le(data, std::bit_cast<std::uint32_t>(i == 57 ? bad : 0.25f), 4);
+    for (int i = 0; i < 100; ++i) put_le(data, std::bit_cast<std::uint32_t>(i == 57 ? bad : 0.25f), 4);
     expect_input_error(
         [&] {
           decode_memory(wav_file({3, 1, 16000, 32}, data), "nan32.wav");
@@ -457,8 +445,7 @@ TEST(DecoderErrors, NanOrInfInFloatWav) {
   }
   for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
     Bytes data;
-    for (int i = 0; i < 100; ++i)
-      put_le(data, std::bit_cast<std::uint64_t>(i == 99 ? bad : 0.25), 8);
+    for (int i = 0; i < 100; ++i) put_le(data, std::bit_cast<std::uint64_t>(i == 99 ? bad : 0.25), 8);
     expect_input_error(
         [&] {
           decode_memory(wav_file({3, 1, 16000, 64}, data), "nan64.wav");
@@ -467,11 +454,7 @@ TEST(DecoderErrors, NanOrInfInFloatWav) {
   }
   Bytes data;  // finite as a double, Inf as a float
   put_le(data, std::bit_cast<std::uint64_t>(1e300), 8);
-  expect_input_error(
-      [&] {
-        decode_memory(wav_file({3, 1, 16000, 64}, data), "huge.wav");
-      },
-      "huge.wav", "float range");
+  expect_input_error([&] { decode_memory(wav_file({3, 1, 16000, 64}, data), "huge.wav"); }, "huge.wav", "float range");
 }
 
 TEST(DecoderErrors, ZeroChannels) {
@@ -503,28 +486,24 @@ TEST(DecoderErrors, NoAudioStream) {
   const fs::path dir = coughkit::testing::scratch_dir();
   const std::string srt = "1\n00:00:00,000 --> 00:00:01,000\nhello\n\n";
   write_file(dir / "subs.srt", Bytes(srt.begin(), srt.end()));
-  expect_input_error([&] { decode_file((dir / "subs.srt").string()); }, "subs.srt",
-                     "contains no audio stream");
-  run_ffmpeg("-f lavfi -i color=size=16x16:duration=0.2 -c:v ffv1 '" +
-             (dir / "video.mkv").string() + "'");
+  expect_input_error([&] { decode_file((dir / "subs.srt").string()); }, "subs.srt", "contains no audio stream");
+  run_ffmpeg("-f lavfi -i color=size=16x16:duration=0.2 -c:v ffv1 '" + (dir / "video.mkv").string() + "'");
   if (HasFatalFailure()) return;
-  expect_input_error([&] { decode_file((dir / "video.mkv").string()); }, "video.mkv",
-                     "contains no audio stream");
+  expect_input_error([&] { decode_file((dir / "video.mkv").string()); }, "video.mkv", "contains no audio stream");
 }
 
 // A playlist must not make the decoder open other files (or URLs) named inside it.
 TEST(DecoderErrors, PlaylistCannotOpenOtherFiles) {
   const fs::path dir = coughkit::testing::scratch_dir();
   write_file(dir / "source.wav", sine_wav());
-  const std::string m3u8 = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n" +
-                           (dir / "source.wav").string() + "\n#EXT-X-ENDLIST\n";
+  const std::string m3u8 =
+      "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n" + (dir / "source.wav").string() + "\n#EXT-X-ENDLIST\n";
   EXPECT_THROW(decode_memory(Bytes(m3u8.begin(), m3u8.end()), "list.m3u8"), InputError);
 }
 
 TEST(DecoderLimits, MaxDuration) {
   const Bytes wav = sine_wav();
-  EXPECT_EQ(decode_memory(wav, "ok.wav", {.max_duration_s = 1.0}).frames(),
-            static_cast<std::size_t>(kRate));
+  EXPECT_EQ(decode_memory(wav, "ok.wav", {.max_duration_s = 1.0}).frames(), static_cast<std::size_t>(kRate));
   expect_input_error([&] { decode_memory(wav, "long.wav", {.max_duration_s = 0.5}); }, "long.wav",
                      "longer than the limit of 0.5 s");
   EXPECT_THROW(decode_memory(wav, "x.wav", {.max_duration_s = -1}), ConfigError);
@@ -534,8 +513,7 @@ TEST(DecoderLimits, FourHourGuardAppliesWithoutLimits) {
   const std::size_t frames = 4 * 3600 * 1000 + 1000;  // 4 h + 1 s of u8 at 1000 Hz
   const Bytes wav = wav_file({1, 1, 1000, 8}, Bytes(frames, 128));
   expect_input_error([&] { decode_memory(wav, "long.wav"); }, "long.wav", "too long");
-  expect_input_error([&] { decode_memory(wav, "long.wav", {.max_duration_s = 1e9}); }, "long.wav",
-                     "too long");
+  expect_input_error([&] { decode_memory(wav, "long.wav", {.max_duration_s = 1e9}); }, "long.wav", "too long");
 }
 
 TEST(DecoderThreads, ConcurrentDecodesAgree) {

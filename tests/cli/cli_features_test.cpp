@@ -28,7 +28,8 @@ TEST(CliFeatures, WritesReferenceLayoutArraysThatMatchTorchaudio) {
   ASSERT_EQ(mel.shape.size(), 3u);
   EXPECT_EQ(mel.shape[1], 224u);
   EXPECT_EQ(mel.shape[2], 224u);
-  testing::expect_close(wave.data, io::read_npy(ref / "arrays" / "flac_s16_44k_stereo_mix.wave.npy").data, 1e-5, "wave");
+  testing::expect_close(wave.data, io::read_npy(ref / "arrays" / "flac_s16_44k_stereo_mix.wave.npy").data, 1e-5,
+                        "wave");
   testing::expect_close(mel.data, io::read_npy(ref / "arrays" / "flac_s16_44k_stereo_mix.mel.npy").data, 1e-4, "mel");
 }
 

@@ -19,8 +19,8 @@ nlohmann::json checkpoint_manifest();  // throws when missing: a parity test mus
 struct ModelInput {
   std::string name;
   int batch = 0, segments = 0;
-  std::vector<float> x;              // (B,S,3,224,224)
-  std::vector<std::uint8_t> mask;    // (B,S)
+  std::vector<float> x;             // (B,S,3,224,224)
+  std::vector<std::uint8_t> mask;   // (B,S)
   std::string mask_digits() const;  // "1110" for ort_run.js
 };
 ModelInput load_checkpoint_case(const nlohmann::json& c);

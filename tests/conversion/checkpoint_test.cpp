@@ -82,7 +82,8 @@ TEST(Checkpoint, GoldenCheckpointMatchesTheReferenceOutputsAndItsOnnxTwin) {
   const auto golden = testing::shared_golden_dir();
   if (!golden) GTEST_SKIP() << "../shared/golden is not present (a fresh clone has none)";
   const auto pth = detection::open_engine((*golden / "models" / "attnmil_ref.pth").string(), {.threads = 2});
-  const auto onnx = model::Engine::load_onnx((*golden / "models" / "attnmil_ref_opset14.onnx").string(), {.threads = 2});
+  const auto onnx =
+      model::Engine::load_onnx((*golden / "models" / "attnmil_ref_opset14.onnx").string(), {.threads = 2});
   EXPECT_EQ(pth->metadata().at("epoch"), "3");
   double vs_torch = 0.0, vs_onnx = 0.0;
   const auto manifest_clips = testing::load_manifest(*golden);
@@ -95,19 +96,24 @@ TEST(Checkpoint, GoldenCheckpointMatchesTheReferenceOutputsAndItsOnnxTwin) {
     const std::vector<std::uint8_t> mask(s, 1);
     const auto a = pth->run(1, s, x, mask);
     const auto b = onnx->run(1, s, x, mask);
-    nlohmann::json want = {{"bag_probability", {clip.at("bag_probability")}}, {"bag_logit", {clip.at("bag_logit")}},
+    nlohmann::json want = {{"bag_probability", {clip.at("bag_probability")}},
+                           {"bag_logit", {clip.at("bag_logit")}},
                            {"segment_probabilities", clip.at("segment_probabilities")},
                            {"segment_logits", clip.at("segment_logits")}};
     vs_torch = std::max(vs_torch, testing::max_output_diff(a, want, kRelative));
-    nlohmann::json twin = {{"bag_probability", b.bag_probability}, {"bag_logit", b.bag_logit},
-                           {"segment_probabilities", b.segment_probabilities}, {"segment_logits", b.segment_logits}};
+    nlohmann::json twin = {{"bag_probability", b.bag_probability},
+                           {"bag_logit", b.bag_logit},
+                           {"segment_probabilities", b.segment_probabilities},
+                           {"segment_logits", b.segment_logits}};
     vs_onnx = std::max(vs_onnx, testing::max_output_diff(a, twin, kRelative));
   }
   // Beyond 1e-5 + 1e-4 |expected|: on AVX-512 oneDNN's kernels sum in another order than
   // PyTorch's; the largest logits then differ by ~2e-5 (probabilities far less).
   EXPECT_LE(vs_torch, kTolerance);
   EXPECT_LE(vs_onnx, kTolerance);
-  std::printf("golden attnmil_ref.pth: max excess over 1e-4 |expected| vs PyTorch %.3g, vs attnmil_ref_opset14.onnx %.3g\n", vs_torch, vs_onnx);
+  std::printf(
+      "golden attnmil_ref.pth: max excess over 1e-4 |expected| vs PyTorch %.3g, vs attnmil_ref_opset14.onnx %.3g\n",
+      vs_torch, vs_onnx);
 }
 
 TEST(Checkpoint, MaliciousPicklesAreRefusedAndNothingRuns) {
@@ -138,9 +144,11 @@ TEST(Checkpoint, BrokenCheckpointsNameTheProblem) {
     EXPECT_NE(e.find(entry.at("mentions").get<std::string>()), std::string::npos) << e;
     EXPECT_NE(e.find(file), std::string::npos) << e;
   }
-  const auto missing = error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_missing_key.pth").string(), {}); });
+  const auto missing =
+      error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_missing_key.pth").string(), {}); });
   EXPECT_NE(missing.find("missing key 'backbone.layer1.0.conv1.weight'"), std::string::npos) << missing;
-  const auto shape = error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_shape.pth").string(), {}); });
+  const auto shape =
+      error_of([] { detection::open_engine((testing::checkpoint_dir() / "bad_shape.pth").string(), {}); });
   EXPECT_NE(shape.find("'seg_head.weight' has shape (2,512), expected (1,512)"), std::string::npos) << shape;
 }
 
@@ -178,7 +186,8 @@ TEST(Checkpoint, TruncatedAndCorruptFilesGiveClearErrors) {
 
 TEST(Checkpoint, DetectorLoadsCheckpointsWithTheirPreprocessingConfig) {
   const auto path = (testing::checkpoint_dir() / "no_optimizer.pth").string();
-  const auto detector = detection::Detector::create({.model_path = path, .engine = {.threads = 2}, .threshold = {}, .highpass_hz = {}});
+  const auto detector =
+      detection::Detector::create({.model_path = path, .engine = {.threads = 2}, .threshold = {}, .highpass_hz = {}});
   // make_checkpoints.py's config: threshold 0.55, highpass_hz 50 -> the model's metadata.
   EXPECT_FLOAT_EQ(detector->default_threshold(), 0.55f);
   EXPECT_FLOAT_EQ(detector->preprocess_config().condition.highpass_hz, 50.0f);
@@ -189,9 +198,11 @@ TEST(Checkpoint, DetectorLoadsCheckpointsWithTheirPreprocessingConfig) {
   EXPECT_EQ(pre.at("highpass_hz"), 50.0);
   EXPECT_EQ(pre.at("n_mels"), 160);
   // A bare state dict has no config: the reference defaults.
-  const auto bare = detection::Detector::create(
-      {.model_path = (testing::checkpoint_dir() / "bare_state_dict.pth").string(), .engine = {.threads = 2},
-       .threshold = {}, .highpass_hz = {}});
+  const auto bare =
+      detection::Detector::create({.model_path = (testing::checkpoint_dir() / "bare_state_dict.pth").string(),
+                                   .engine = {.threads = 2},
+                                   .threshold = {},
+                                   .highpass_hz = {}});
   EXPECT_FLOAT_EQ(bare->default_threshold(), detection::kDefaultThreshold);
   EXPECT_FLOAT_EQ(bare->preprocess_config().condition.highpass_hz, 0.0f);
 }

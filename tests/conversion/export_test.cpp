@@ -43,8 +43,8 @@ model::ModelOutputs run_ort(const fs::path& model_path, const testing::ModelInpu
   std::ofstream(raw, std::ios::binary)
       .write(reinterpret_cast<const char*>(in.x.data()), static_cast<std::streamsize>(in.x.size() * sizeof(float)));
   const auto r = testing::run_command(fmt::format("{} {} {} {} {} {} {} {}", COUGHKIT_NODE, COUGHKIT_ORT_RUN_JS,
-                                                  COUGHKIT_ORT_MODULE, testing::quoted(model_path), testing::quoted(raw),
-                                                  in.batch, in.segments, in.mask_digits()));
+                                                  COUGHKIT_ORT_MODULE, testing::quoted(model_path),
+                                                  testing::quoted(raw), in.batch, in.segments, in.mask_digits()));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   const json j = last_json(r.output);
   model::ModelOutputs out;
@@ -61,18 +61,21 @@ model::ModelOutputs run_ort(const fs::path& model_path, const testing::ModelInpu
 }
 
 json as_expected(const model::ModelOutputs& o) {
-  return {{"bag_probability", o.bag_probability}, {"bag_logit", o.bag_logit},
-          {"segment_probabilities", o.segment_probabilities}, {"segment_logits", o.segment_logits}};
+  return {{"bag_probability", o.bag_probability},
+          {"bag_logit", o.bag_logit},
+          {"segment_probabilities", o.segment_probabilities},
+          {"segment_logits", o.segment_logits}};
 }
 
 void python_onnx_check(const fs::path& model_path) {
-  const auto r = testing::run_command(fmt::format(
-      "{} -c \"import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
-      "print('onnx.checker ok', [o.name for o in m.graph.output])\" {}",
-      COUGHKIT_PYTHON, testing::quoted(model_path)));
+  const auto r = testing::run_command(
+      fmt::format("{} -c \"import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); "
+                  "print('onnx.checker ok', [o.name for o in m.graph.output])\" {}",
+                  COUGHKIT_PYTHON, testing::quoted(model_path)));
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("onnx.checker ok ['bag_probability', 'segment_probabilities', 'segment_logits', 'bag_logit']"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("onnx.checker ok ['bag_probability', 'segment_probabilities', 'segment_logits', 'bag_logit']"),
+      std::string::npos)
       << r.output;
 }
 
@@ -96,13 +99,15 @@ TEST(Export, OpsetsRunInOnnxRuntimeAndPassTheCheckers) {
     for (const auto& c : cases) {
       const auto& want = manifest.at("expected").at("fp32").at(c.name);
       ort_vs_torch = std::max(ort_vs_torch, testing::max_output_diff(run_ort(out, c), want));
-      coughkit_vs_torch = std::max(coughkit_vs_torch, testing::max_output_diff(engine->run(c.batch, c.segments, c.x, c.mask), want));
+      coughkit_vs_torch =
+          std::max(coughkit_vs_torch, testing::max_output_diff(engine->run(c.batch, c.segments, c.x, c.mask), want));
     }
     EXPECT_LE(ort_vs_torch, kTolerance);
     EXPECT_LE(coughkit_vs_torch, kTolerance);
-    std::printf("opset %d: export probe |file - checkpoint| %.3g; ONNX Runtime vs PyTorch %.3g; coughkit engine vs "
-                "PyTorch %.3g\n",
-                opset, report.at("max_abs_diff").get<double>(), ort_vs_torch, coughkit_vs_torch);
+    std::printf(
+        "opset %d: export probe |file - checkpoint| %.3g; ONNX Runtime vs PyTorch %.3g; coughkit engine vs "
+        "PyTorch %.3g\n",
+        opset, report.at("max_abs_diff").get<double>(), ort_vs_torch, coughkit_vs_torch);
   }
 }
 
@@ -135,8 +140,8 @@ TEST(Export, Fp16FileIsHalfTheSizeAndCloseToTheCheckpoint) {
 TEST(Export, MetadataTravelsWithTheModel) {
   const auto src = fixture("no_optimizer.pth");
   const auto out = testing::scratch_dir() / "meta.onnx";
-  const auto r = testing::run_cli(fmt::format("export --checkpoint {} --out {} --threads 2", testing::quoted(src),
-                                              testing::quoted(out)));
+  const auto r = testing::run_cli(
+      fmt::format("export --checkpoint {} --out {} --threads 2", testing::quoted(src), testing::quoted(out)));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("onnx::checker ok"), std::string::npos) << r.output;
   const auto engine = model::Engine::load_onnx(out.string(), {.threads = 1});
@@ -161,22 +166,24 @@ TEST(Export, RefusesBadInputsWithoutWritingAFile) {
   const auto out = testing::scratch_dir() / "never.onnx";
   const auto manifest_malicious = testing::checkpoint_manifest();
   for (const auto& entry : manifest_malicious.at("malicious")) {
-    const auto r = testing::run_cli(fmt::format("export -c {} -o {}", testing::quoted(fixture(entry.at("file").get<std::string>())),
-                                                testing::quoted(out)));
+    const auto r = testing::run_cli(fmt::format(
+        "export -c {} -o {}", testing::quoted(fixture(entry.at("file").get<std::string>())), testing::quoted(out)));
     EXPECT_EQ(r.exit_code, 3) << r.output;
     EXPECT_NE(r.output.find("refused global"), std::string::npos) << r.output;
   }
   EXPECT_FALSE(fs::exists(testing::checkpoint_dir() / testing::checkpoint_manifest().at("marker").get<std::string>()));
-  auto r = testing::run_cli(fmt::format("export -c {} -o {}", testing::quoted(fixture("bad_missing_key.pth")),
-                                        testing::quoted(out)));
+  auto r = testing::run_cli(
+      fmt::format("export -c {} -o {}", testing::quoted(fixture("bad_missing_key.pth")), testing::quoted(out)));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("missing key 'backbone.layer1.0.conv1.weight'"), std::string::npos) << r.output;
-  r = testing::run_cli(fmt::format("export -c {} -o {} --opset 10", testing::quoted(fixture("full.pth")), testing::quoted(out)));
+  r = testing::run_cli(
+      fmt::format("export -c {} -o {} --opset 10", testing::quoted(fixture("full.pth")), testing::quoted(out)));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_FALSE(fs::exists(out));
   // An output directory that does not exist: an input error naming the file, nothing left.
   const auto nowhere = testing::scratch_dir() / "no_such_dir" / "model.onnx";
-  r = testing::run_cli(fmt::format("export -c {} -o {}", testing::quoted(fixture("full.pth")), testing::quoted(nowhere)));
+  r = testing::run_cli(
+      fmt::format("export -c {} -o {}", testing::quoted(fixture("full.pth")), testing::quoted(nowhere)));
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find(nowhere.string()), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("No such file or directory"), std::string::npos) << r.output;
@@ -189,7 +196,8 @@ TEST(Compare, GoldenModelAsOnnxFp16OnnxAndCheckpoint) {
   const auto pth = *golden / "models" / "attnmil_ref.pth";
   const auto onnx = *golden / "models" / "attnmil_ref_opset14.onnx";
   const auto fp16 = testing::scratch_dir() / "attnmil_ref_fp16.onnx";
-  ASSERT_EQ(testing::run_cli(fmt::format("export -c {} -o {} --fp16 --threads 2", testing::quoted(pth), testing::quoted(fp16)))
+  ASSERT_EQ(testing::run_cli(
+                fmt::format("export -c {} -o {} --fp16 --threads 2", testing::quoted(pth), testing::quoted(fp16)))
                 .exit_code,
             0);
   const std::string clips = testing::quoted(*golden / "audio" / "synth_cough_44k_stereo.wav") + " " +
@@ -218,7 +226,8 @@ TEST(Compare, GoldenModelAsOnnxFp16OnnxAndCheckpoint) {
     EXPECT_GT(row.at("size_mb").get<double>(), 10.0);
     EXPECT_GT(row.at("load_ms").get<double>(), 0.0);
     EXPECT_GT(row.at("inference_ms").get<double>(), 0.0);
-    EXPECT_EQ(row.at("cough_detected").get<bool>(), row.at("bag_probability").get<double>() > row.at("threshold").get<double>());
+    EXPECT_EQ(row.at("cough_detected").get<bool>(),
+              row.at("bag_probability").get<double>() > row.at("threshold").get<double>());
     if (i % 3 == 0) {
       EXPECT_TRUE(row.at("max_abs_diff_vs_first").is_null());
       continue;
@@ -234,7 +243,8 @@ TEST(Detect, CheckpointAndExportedModelGiveTheSameDetections) {
   const auto golden = testing::shared_golden_dir();
   if (!golden) GTEST_SKIP() << "../shared/golden is not present (a fresh clone has none)";
   const auto clip = testing::quoted(*golden / "audio" / "tone_noise_16k_mono.wav");
-  const auto a = testing::run_cli("detect --json --threads 2 --model " + testing::quoted(*golden / "models" / "attnmil_ref.pth") + " " + clip);
+  const auto a = testing::run_cli("detect --json --threads 2 --model " +
+                                  testing::quoted(*golden / "models" / "attnmil_ref.pth") + " " + clip);
   const auto b = testing::run_cli("detect --json --threads 2 --model " +
                                   testing::quoted(*golden / "models" / "attnmil_ref_opset14.onnx") + " " + clip);
   ASSERT_EQ(a.exit_code, 0) << a.output;

@@ -55,7 +55,9 @@ std::string error_of(const std::string& bytes) {
 
 TEST(Unpickler, BuildsPlainContainersWithMemo) {
   // {'a': [1, -2, 300, 70000], 'b': (1.5, True, None), 'c': <memo of the list>}
-  const std::string bytes = P({"}q\x00("s, unicode("a"), "]q\x01(K\x01J\xfe\xff\xff\xffM\x2c\x01J\x70\x11\x01\x00"s "e",
+  const std::string bytes = P({"}q\x00("s, unicode("a"),
+                               "]q\x01(K\x01J\xfe\xff\xff\xffM\x2c\x01J\x70\x11\x01\x00"s
+                               "e",
                                unicode("b"), "G\x3f\xf8\x00\x00\x00\x00\x00\x00\x88N\x87"s, unicode("c"), "h\x01u"});
   auto l = load(bytes);
   const Object* d = as_object(l->value, Object::Kind::Dict);
@@ -92,7 +94,7 @@ TEST(Unpickler, RefusesGlobalsOutsideTheAllowlist) {
 }
 
 TEST(Unpickler, RefusesInstantiatingOpcodesAndMalformedStreams) {
-  EXPECT_NE(error_of("\x80\x02(iposix\nsystem\n."), "no error");                   // INST
+  EXPECT_NE(error_of("\x80\x02(iposix\nsystem\n."), "no error");                             // INST
   EXPECT_NE(error_of(P({"(o"})).find("unsupported pickle opcode 0x6f"), std::string::npos);  // OBJ
   EXPECT_NE(error_of("\x80\x02}q\x00(X\x05\x00\x00"s).find("unexpected end of data"), std::string::npos);
   EXPECT_NE(error_of(P({"h\x05"})).find("memo entry 5"), std::string::npos);
@@ -108,12 +110,13 @@ TEST(Unpickler, RefusesInstantiatingOpcodesAndMalformedStreams) {
 
 TEST(Unpickler, RebuildsTensorsSharingAStorage) {
   // Two _rebuild_tensor_v2 calls on the same persistent storage key '0' (6 floats).
-  const std::string storage = "((" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
-                              "K\x06tQ";
+  const std::string storage =
+      "((" + unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") + "K\x06tQ";
   const std::string rebuild = "ctorch._utils\n_rebuild_tensor_v2\n";
   const std::string hooks = "ccollections\nOrderedDict\n)R";
-  const std::string t1 = rebuild + storage + "K\x00K\x02K\x03\x86K\x01K\x02\x86\x89"s + hooks + "tR";  // transposed view
-  const std::string t2 = rebuild + storage + "K\x04K\x02\x85K\x01\x85\x89" + hooks + "tR";            // offset 4
+  const std::string t1 =
+      rebuild + storage + "K\x00K\x02K\x03\x86K\x01K\x02\x86\x89"s + hooks + "tR";          // transposed view
+  const std::string t2 = rebuild + storage + "K\x04K\x02\x85K\x01\x85\x89" + hooks + "tR";  // offset 4
   auto l = load(P({"(", t1, t2, "t"}));
   const Object* tup = as_object(l->value, Object::Kind::Tuple);
   ASSERT_NE(tup, nullptr);

@@ -114,7 +114,8 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
       if (e.at("kind") == "cough") {
         has_cough = true;
         EXPECT_GE(e.at("offset_s").get<double>(), 0.0);
-        EXPECT_LE(e.at("offset_s").get<double>() + e.at("duration_s").get<double>(), j.at("duration_s").get<double>() + 1e-3);
+        EXPECT_LE(e.at("offset_s").get<double>() + e.at("duration_s").get<double>(),
+                  j.at("duration_s").get<double>() + 1e-3);
       }
     }
     EXPECT_EQ(has_cough, label_of[file] == 1) << line;
@@ -133,7 +134,8 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* f : {"train.csv", "val.csv", "test.csv", "scenes.jsonl", "sources.csv"})
     EXPECT_EQ(testing::file_contents(a / f), testing::file_contents(b / f)) << f;
-  for (const auto& [file, label] : label_of) EXPECT_TRUE(testing::file_contents(a / file) == testing::file_contents(b / file)) << file << " differs";
+  for (const auto& [file, label] : label_of)
+    EXPECT_TRUE(testing::file_contents(a / file) == testing::file_contents(b / file)) << file << " differs";
 
   // A re-run into the complete directory only checks it.
   const auto start = std::chrono::steady_clock::now();

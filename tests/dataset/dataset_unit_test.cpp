@@ -24,7 +24,8 @@ namespace {
 
 std::vector<float> tone(std::size_t n, double hz, double amp = 0.5) {
   std::vector<float> x(n);
-  for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(amp * std::sin(2 * std::numbers::pi * hz * i / kMixRate));
+  for (std::size_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>(amp * std::sin(2 * std::numbers::pi * hz * i / kMixRate));
   return x;
 }
 
@@ -57,7 +58,10 @@ struct Fixture {
     clips.push_back(clip("s0", SourceKind::kSpeech, tone(60000, 180, 0.3)));
     clips.push_back(clip("s1", SourceKind::kSpeech, tone(200000, 140, 0.3)));  // longer than any scene
     for (const auto& c : clips)
-      (c.kind == SourceKind::kCough ? pool.coughs : c.kind == SourceKind::kVoice ? pool.voices : pool.speech).push_back(&c);
+      (c.kind == SourceKind::kCough   ? pool.coughs
+       : c.kind == SourceKind::kVoice ? pool.voices
+                                      : pool.speech)
+          .push_back(&c);
   }
 };
 
@@ -94,7 +98,8 @@ TEST(DatasetMixing, SpeedChangeResamplesToTheExpectedLength) {
   for (double f : {0.85, 0.93, 1.0, 1.07, 1.15}) {
     const int rate = speed_change_rate(f);
     const auto y = change_speed(x, f);
-    const auto expected = static_cast<std::size_t>((static_cast<std::uint64_t>(rate) * x.size() + kMixRate - 1) / kMixRate);
+    const auto expected =
+        static_cast<std::size_t>((static_cast<std::uint64_t>(rate) * x.size() + kMixRate - 1) / kMixRate);
     EXPECT_EQ(y.size(), expected) << f;
     EXPECT_NEAR(static_cast<double>(y.size()) / x.size(), 1.0 / f, 0.01) << f;
   }

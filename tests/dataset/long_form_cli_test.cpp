@@ -63,7 +63,9 @@ std::string long_form_args(const fs::path& out, int seed, double hours = 0.05) {
          std::to_string(hours) + " --seed " + std::to_string(seed);
 }
 
-bool offline(const testing::RunResult& r) { return r.exit_code == 3 && r.output.find("apt-get download") != std::string::npos; }
+bool offline(const testing::RunResult& r) {
+  return r.exit_code == 3 && r.output.find("apt-get download") != std::string::npos;
+}
 
 double db(double power) { return 10 * std::log10(power + 1e-20); }
 
@@ -84,7 +86,8 @@ TEST(CliLongForm, UsageErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = run_cli("dataset long-form --help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  for (const char* s : {"TEST split", "--corpus-seed", "--hours", "truth.csv", "events.csv", "coughkit evaluate", "bouts"})
+  for (const char* s :
+       {"TEST split", "--corpus-seed", "--hours", "truth.csv", "events.csv", "coughkit evaluate", "bouts"})
     EXPECT_NE(r.output.find(s), std::string::npos) << s;
   r = run_cli("dataset --help");
   EXPECT_NE(r.output.find("long-form"), std::string::npos) << r.output;
@@ -134,7 +137,8 @@ TEST(CliLongForm, DeterministicFromTheTestSplitWithTruthWhereTheCoughsAre) {
   ASSERT_GE(truth.size(), 3u);
   EXPECT_GE(counts.at("bouts").get<int>(), 1);
   EXPECT_GE(counts.at("single_coughs").get<int>(), 1);
-  EXPECT_EQ(counts.at("single_coughs").get<int>() + counts.at("bout_coughs").get<int>(), counts.at("coughs").get<int>());
+  EXPECT_EQ(counts.at("single_coughs").get<int>() + counts.at("bout_coughs").get<int>(),
+            counts.at("coughs").get<int>());
   std::map<int, std::vector<double>> bout_onsets;
   for (const auto& row : truth) {
     EXPECT_EQ(row.at("file"), "long_form_seed2.wav");
@@ -164,7 +168,8 @@ TEST(CliLongForm, DeterministicFromTheTestSplitWithTruthWhereTheCoughsAre) {
     ASSERT_TRUE(split_of.count(id)) << id;
     EXPECT_EQ(split_of[id], "test") << id;
   }
-  EXPECT_TRUE(kinds.count("cough") && kinds.count("hard") && kinds.count("speech")) << testing::file_contents(dir / "a" / "events.csv");
+  EXPECT_TRUE(kinds.count("cough") && kinds.count("hard") && kinds.count("speech"))
+      << testing::file_contents(dir / "a" / "events.csv");
   EXPECT_EQ(manifest.at("sources").at("split"), "test");
 
   // Energy: each truth interval is far above the floor just before it (in a stretch free of
@@ -206,7 +211,8 @@ TEST(CliLongForm, MonitorAndEvaluateRunOnTheSet) {
   r = testing::run_command(testing::cli_path().string() + " monitor --json --no-progress " + quoted(wav) + " > " +
                            quoted(dir / "report.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = run_cli("evaluate --json --block-seconds 60 --truth " + quoted(dir / "set" / "truth.csv") + " " + quoted(dir / "report.jsonl"));
+  r = run_cli("evaluate --json --block-seconds 60 --truth " + quoted(dir / "set" / "truth.csv") + " " +
+              quoted(dir / "report.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto lines = testing::json_lines(r.output);
   ASSERT_EQ(lines.size(), 1u) << r.output;

@@ -34,7 +34,9 @@ std::vector<float> burst(double ms, double amp, Rng& rng) {
 }
 
 void append(std::vector<float>& x, const std::vector<float>& y) { x.insert(x.end(), y.begin(), y.end()); }
-void append_silence(std::vector<float>& x, double ms) { x.resize(x.size() + static_cast<std::size_t>(ms * kMixRate / 1000), 0.0f); }
+void append_silence(std::vector<float>& x, double ms) {
+  x.resize(x.size() + static_cast<std::size_t>(ms * kMixRate / 1000), 0.0f);
+}
 
 SourceClip clip(const std::string& id, SourceKind kind, Split split, std::vector<float> samples) {
   SourceClip c;
@@ -73,8 +75,9 @@ std::vector<SourceClip> synthetic_clips() {
 std::vector<float> render(const LongFormPlan& plan, const LongFormPool& pool, std::uint64_t seed, std::size_t chunk,
                           RenderParts parts = RenderParts::kAll) {
   std::vector<float> out;
-  render_long_form(plan, pool, LongFormParams{}, seed, chunk, [&](std::span<const float> c) { out.insert(out.end(), c.begin(), c.end()); },
-                   parts);
+  render_long_form(
+      plan, pool, LongFormParams{}, seed, chunk,
+      [&](std::span<const float> c) { out.insert(out.end(), c.begin(), c.end()); }, parts);
   return out;
 }
 
@@ -156,7 +159,8 @@ TEST_F(LongForm, PlacementFollowsTheRules) {
     if (i > 0) {
       EXPECT_GE(e.start, plan.events[i - 1].start + plan.events[i - 1].length) << "events overlap at " << i;
     }
-    for (const auto& s : plan.silences) EXPECT_TRUE(e.start + e.length <= s.begin || e.start >= s.end) << "event in a silence";
+    for (const auto& s : plan.silences)
+      EXPECT_TRUE(e.start + e.length <= s.begin || e.start >= s.end) << "event in a silence";
     if (e.kind == EventKind::kCough) {
       coughs.push_back(&e);
       if (e.bout) bouts[e.bout].push_back(&e);
@@ -170,7 +174,8 @@ TEST_F(LongForm, PlacementFollowsTheRules) {
   for (const auto& [id, members] : bouts) {
     ASSERT_GE(members.size(), 2u) << "bout " << id;
     for (std::size_t k = 1; k < members.size(); ++k)
-      EXPECT_LE(members[k]->onset - members[k - 1]->onset, static_cast<std::size_t>(p.max_bout_onset_gap_s * kMixRate) + 1);
+      EXPECT_LE(members[k]->onset - members[k - 1]->onset,
+                static_cast<std::size_t>(p.max_bout_onset_gap_s * kMixRate) + 1);
   }
   // Consecutive coughs of different bouts, or singles, are at least single_isolation_s apart.
   int singles = 0;
@@ -183,11 +188,12 @@ TEST_F(LongForm, PlacementFollowsTheRules) {
 
   // The first two segments are a single cough and a bout, whatever the seed.
   for (std::uint64_t seed : {1, 2, 3}) {
-    const LongFormPlan short_plan = plan_long_form(pool, LongFormParams{}, static_cast<std::size_t>(60 * kMixRate), seed);
+    const LongFormPlan short_plan =
+        plan_long_form(pool, LongFormParams{}, static_cast<std::size_t>(60 * kMixRate), seed);
     EXPECT_GE(short_plan.bouts, 1) << seed;
-    EXPECT_TRUE(std::any_of(short_plan.events.begin(), short_plan.events.end(),
-                            [](const Placement& e) { return e.kind == EventKind::kCough && e.bout == 0; }))
-        << seed;
+    EXPECT_TRUE(std::any_of(short_plan.events.begin(), short_plan.events.end(), [](const Placement& e) {
+      return e.kind == EventKind::kCough && e.bout == 0;
+    })) << seed;
   }
   EXPECT_THROW(plan_long_form(LongFormPool{}, LongFormParams{}, frames, 1), ConfigError);
 }
@@ -204,7 +210,8 @@ TEST_F(LongForm, TruthIsExactlyWhereTheCoughSignalIs) {
   std::vector<char> covered(frames, 0);
   int coughs = 0;
   for (const auto& e : plan.events) {
-    std::fill(covered.begin() + static_cast<std::ptrdiff_t>(e.start), covered.begin() + static_cast<std::ptrdiff_t>(e.start + e.length), 1);
+    std::fill(covered.begin() + static_cast<std::ptrdiff_t>(e.start),
+              covered.begin() + static_cast<std::ptrdiff_t>(e.start + e.length), 1);
     float peak = 0;
     for (std::size_t i = e.start; i < e.start + e.length; ++i) peak = std::max(peak, std::fabs(events[i]));
     const float thr = static_cast<float>(peak * 0.01);
@@ -246,7 +253,8 @@ TEST_F(LongForm, TruthIsExactlyWhereTheCoughSignalIs) {
     ++k;
   }
   const std::string ev = events_csv(plan, "x.wav");
-  EXPECT_EQ(ev.substr(0, ev.find('\n')), "file,kind,source_id,segment,bout,start_s,onset_s,offset_s,end_s,speed,rt60_s,snr_db,silence_dbfs");
+  EXPECT_EQ(ev.substr(0, ev.find('\n')),
+            "file,kind,source_id,segment,bout,start_s,onset_s,offset_s,end_s,speed,rt60_s,snr_db,silence_dbfs");
 }
 
 TEST_F(LongForm, FloorDriftsInLevelAndSilencesAreQuiet) {

@@ -23,8 +23,9 @@ TEST(CliDetect, JsonLinesOnePerFileInInputOrderAndBadFilesSkipped) {
   const auto dir = testing::scratch_dir();
   const auto bad = dir / "empty.wav";
   std::ofstream(bad).close();
-  const auto r = run_cli("--log-level warn detect --json " + model_flag() + " " + quoted(ref_audio("flac_s16_32k_mono_cough.flac")) +
-                         " " + quoted(bad) + " " + quoted(ref_audio("opus_48k_stereo_cough.opus")) + " " +
+  const auto r = run_cli("--log-level warn detect --json " + model_flag() + " " +
+                         quoted(ref_audio("flac_s16_32k_mono_cough.flac")) + " " + quoted(bad) + " " +
+                         quoted(ref_audio("opus_48k_stereo_cough.opus")) + " " +
                          quoted(ref_audio("webm_opus_48k_mono_cough.webm")));
   EXPECT_EQ(r.exit_code, 3) << r.output;  // one input failed
   EXPECT_NE(r.output.find("empty.wav"), std::string::npos) << r.output;
@@ -40,7 +41,8 @@ TEST(CliDetect, JsonLinesOnePerFileInInputOrderAndBadFilesSkipped) {
 }
 
 TEST(CliDetect, TableAndThresholdFlag) {
-  const auto r = run_cli("detect --threshold 0 " + model_flag() + " " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  const auto r =
+      run_cli("detect --threshold 0 " + model_flag() + " " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("bag_prob"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("YES"), std::string::npos) << r.output;  // any probability > 0
@@ -59,7 +61,9 @@ TEST(CliDetect, BadModelsAndFlagsSayWhat) {
 TEST(CliDetect, WithoutModelUsesTheBundledDefaultOrSaysWhatIsMissing) {
   const auto default_model = testing::cli_path().parent_path() / ".." / ".." / "models" / "coughkit_default.onnx";
   if (std::filesystem::exists(default_model)) {
-    const auto r = testing::run_command("env -u COUGHKIT_MODEL " + testing::cli_path().string() + " --log-level info detect --json " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+    const auto r =
+        testing::run_command("env -u COUGHKIT_MODEL " + testing::cli_path().string() +
+                             " --log-level info detect --json " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
     EXPECT_EQ(r.exit_code, 0) << r.output;
     EXPECT_NE(r.output.find("coughkit_default.onnx"), std::string::npos) << r.output;
     EXPECT_EQ(json_lines(r.output).size(), 1u) << r.output;
@@ -69,8 +73,8 @@ TEST(CliDetect, WithoutModelUsesTheBundledDefaultOrSaysWhatIsMissing) {
   std::filesystem::create_directories(dir / "a" / "bin");
   const auto copy = dir / "a" / "bin" / "coughkit";
   std::filesystem::copy_file(testing::cli_path(), copy, std::filesystem::copy_options::overwrite_existing);
-  const auto r = testing::run_command("cd " + quoted(dir) + " && " + "env -u COUGHKIT_MODEL " + quoted(copy) + " detect " +
-                                      quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
+  const auto r = testing::run_command("cd " + quoted(dir) + " && " + "env -u COUGHKIT_MODEL " + quoted(copy) +
+                                      " detect " + quoted(ref_audio("wav_s16_16k_mono_silence.wav")));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("coughkit_default.onnx"), std::string::npos) << r.output;
@@ -81,7 +85,8 @@ TEST(CliBench, PrintsOneJsonObjectWithTheLatencyFields) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto lines = json_lines(r.output);
   ASSERT_EQ(lines.size(), 1u) << r.output;
-  for (const char* key : {"segments", "threads", "ms_per_bag_median", "ms_per_bag_min", "ms_per_segment_median", "gflops"})
+  for (const char* key :
+       {"segments", "threads", "ms_per_bag_median", "ms_per_bag_min", "ms_per_segment_median", "gflops"})
     EXPECT_TRUE(lines[0].contains(key)) << key << " in " << r.output;
   EXPECT_EQ(lines[0]["segments"], 2);
   EXPECT_EQ(lines[0]["threads"], 1);

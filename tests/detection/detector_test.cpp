@@ -33,7 +33,8 @@ TEST(Detector, GoldenClipsEndToEndMatchTheReferenceModel) {
     ASSERT_EQ(d.num_segments, clip.at("segments").get<std::size_t>());
     const std::vector<float> want_seg = clip.at("segment_probabilities").get<std::vector<float>>();
     const std::vector<float> want_logit = clip.at("segment_logits").get<std::vector<float>>();
-    worst = std::max(worst, testing::expect_close(d.segment_probabilities, want_seg, 1e-4, "segment_probabilities").max_abs);
+    worst = std::max(worst,
+                     testing::expect_close(d.segment_probabilities, want_seg, 1e-4, "segment_probabilities").max_abs);
     worst = std::max(worst, testing::expect_close(d.segment_logits, want_logit, 1e-4, "segment_logits").max_abs);
     const float bag = clip.at("bag_probability").get<float>();
     EXPECT_NEAR(d.bag_probability, bag, 1e-4);
@@ -48,9 +49,11 @@ TEST(Detector, GoldenClipsEndToEndMatchTheReferenceModel) {
 TEST(Detector, BatchedBagsOfDifferentLengthsGiveTheSameResultsAsAlone) {
   const auto detector = Detector::create({.model_path = fixture_model().string(), .engine = {.threads = 2}});
   const auto ref = testing::reference_dir() / "audio";
-  const auto a = detector->preprocess(audio::decode_file((ref / "wav_s16_16k_mono_tone_hpf.wav").string()));  // 3 segments
-  const auto b = detector->preprocess(audio::decode_file((ref / "wav_s16_8k_mono_100ms.wav").string()));      // 1 segment
-  const auto c = detector->preprocess(audio::decode_file((ref / "mp3_44k_stereo_cough_hpf.mp3").string()));   // 7 segments
+  const auto a =
+      detector->preprocess(audio::decode_file((ref / "wav_s16_16k_mono_tone_hpf.wav").string()));         // 3 segments
+  const auto b = detector->preprocess(audio::decode_file((ref / "wav_s16_8k_mono_100ms.wav").string()));  // 1 segment
+  const auto c =
+      detector->preprocess(audio::decode_file((ref / "mp3_44k_stereo_cough_hpf.mp3").string()));  // 7 segments
   ASSERT_NE(a.num_segments(), b.num_segments());
   const auto together = detector->infer({&a, &b, &c});
   ASSERT_EQ(together.size(), 3u);
@@ -67,7 +70,8 @@ TEST(Detector, BatchedBagsOfDifferentLengthsGiveTheSameResultsAsAlone) {
 TEST(Detector, DecisionIsStrictlyGreaterThanTheThresholdAndReportsIt) {
   const auto detector = Detector::create({.model_path = fixture_model().string()});
   EXPECT_FLOAT_EQ(detector->default_threshold(), detection::kDefaultThreshold);  // fixture model carries none
-  const auto bag = detector->preprocess(audio::decode_file((testing::reference_dir() / "audio" / "wav_s16_16k_mono_silence.wav").string()));
+  const auto bag = detector->preprocess(
+      audio::decode_file((testing::reference_dir() / "audio" / "wav_s16_16k_mono_silence.wav").string()));
   const float p = detector->infer({&bag}).front().bag_probability;
   EXPECT_FALSE(detector->infer({&bag}, p).front().cough_detected);  // equal is not above
   EXPECT_TRUE(detector->infer({&bag}, std::nextafter(p, 0.0f)).front().cough_detected);
@@ -77,7 +81,8 @@ TEST(Detector, DecisionIsStrictlyGreaterThanTheThresholdAndReportsIt) {
 
 TEST(Detector, SummaryFieldsAndTimestampsFollowTheContract) {
   const auto detector = Detector::create({.model_path = fixture_model().string()});
-  const auto d = detector->detect(audio::decode_file((testing::reference_dir() / "audio" / "wav_s16_11k_mono_long_20s.wav").string()));
+  const auto d = detector->detect(
+      audio::decode_file((testing::reference_dir() / "audio" / "wav_s16_11k_mono_long_20s.wav").string()));
   EXPECT_EQ(d.num_segments, 32u);
   EXPECT_EQ(d.total_segments, 37u);
   EXPECT_TRUE(d.truncated());
@@ -89,9 +94,9 @@ TEST(Detector, SummaryFieldsAndTimestampsFollowTheContract) {
   EXPECT_FLOAT_EQ(d.max_segment_probability, mx);
   EXPECT_NEAR(d.mean_segment_probability, sum / 32, 1e-6);
   const auto json = nlohmann::json::parse(detection::to_json_line(d));
-  for (const char* key : {"file", "duration_s", "num_segments", "bag_probability", "bag_logit", "segment_probabilities",
-                          "segment_logits", "segment_timestamps", "max_segment_probability", "mean_segment_probability",
-                          "cough_detected", "threshold"})
+  for (const char* key :
+       {"file", "duration_s", "num_segments", "bag_probability", "bag_logit", "segment_probabilities", "segment_logits",
+        "segment_timestamps", "max_segment_probability", "mean_segment_probability", "cough_detected", "threshold"})
     EXPECT_TRUE(json.contains(key)) << key;
   EXPECT_EQ(json["segment_timestamps"][1], nlohmann::json::array({0.5, 2.5}));
 }

@@ -48,7 +48,8 @@ void write_wav(const fs::path& path, double seconds, int rate = 16000, int chann
       s = s * 6364136223846793005ull + 1442695040888963407ull;
       const double noise = (static_cast<double>(s >> 11) / 9007199254740992.0 - 0.5);
       const bool burst = std::fmod(t + 0.1 * static_cast<double>(seed), 1.3) < 0.35;
-      const double v = 0.3 * std::sin(2 * M_PI * (220.0 + 40.0 * static_cast<double>(seed)) * t) + (burst ? 0.6 : 0.02) * noise;
+      const double v =
+          0.3 * std::sin(2 * M_PI * (220.0 + 40.0 * static_cast<double>(seed)) * t) + (burst ? 0.6 : 0.02) * noise;
       samples.push_back(static_cast<std::int16_t>(std::lround(v * 20000)));
     }
   }
@@ -132,8 +133,9 @@ TEST(LabelsCsv, ParsesQuotesCrlfExtraColumnsAndLabelSpellings) {
   LogCapture log;
   const auto rows = read_labels_csv(csv.string());
   ASSERT_EQ(rows.size(), 11u);
-  const std::vector<std::string> paths = {"a.wav", "dir, with comma/b.wav", "c.wav", "d.wav", "e.wav", "f.wav",
-                                          "g \"q\".wav", "h.wav", "i.wav", "j.wav", "k.wav"};
+  const std::vector<std::string> paths = {"a.wav", "dir, with comma/b.wav", "c.wav", "d.wav", "e.wav",
+                                          "f.wav", "g \"q\".wav",           "h.wav", "i.wav", "j.wav",
+                                          "k.wav"};
   const std::vector<int> labels = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0};
   const std::vector<std::size_t> lines = {2, 3, 4, 7, 8, 9, 10, 11, 12, 13, 14};  // line 5 continues row 3, 6 is blank
   for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -280,7 +282,8 @@ TEST(FeatureCache, LongClipsKeepTheFirst32Segments) {
   EXPECT_EQ(cached->segments, 32u);
   EXPECT_EQ(cached->total_segments, 37u);  // (20.2 - 2) / 0.5 + 1 full windows
   ASSERT_EQ(cached->half.size(), 32u * 224 * 224);
-  for (std::size_t i = 0; i < cached->half.size(); i += 97) ASSERT_EQ(cached->half[i], float_to_half(clip.images[i])) << i;
+  for (std::size_t i = 0; i < cached->half.size(); i += 97)
+    ASSERT_EQ(cached->half[i], float_to_half(clip.images[i])) << i;
 }
 
 TEST(FeatureCache, CorruptEntriesAreInputErrorsAndAbsentOnesAreNullopt) {
@@ -346,7 +349,8 @@ TEST(FeatureCache, RefusesAnotherConfigOrAForeignDirectory) {
   EXPECT_THAT(input_error_of([&] { FeatureCache c(cache_dir.string(), {}); }), HasSubstr("format version 99"));
 
   write_text(dir / "foreign" / "notes.txt", "not a cache");
-  EXPECT_THAT(input_error_of([&] { FeatureCache c((dir / "foreign").string(), {}); }), HasSubstr("not a coughkit feature cache"));
+  EXPECT_THAT(input_error_of([&] { FeatureCache c((dir / "foreign").string(), {}); }),
+              HasSubstr("not a coughkit feature cache"));
   write_text(dir / "file", "x");
   EXPECT_THAT(input_error_of([&] { FeatureCache c((dir / "file").string(), {}); }), HasSubstr("not a directory"));
 }

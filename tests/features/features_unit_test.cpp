@@ -63,8 +63,9 @@ TEST(PreprocessConfig, JsonRoundTripAndRefusals) {
   const auto defaults = features::PreprocessConfig::from_json(features::PreprocessConfig().to_json());
   EXPECT_EQ(defaults.ToString(), features::PreprocessConfig().ToString());
   const auto j = nlohmann::json::parse(features::PreprocessConfig().to_json());
-  for (const char* key : {"sample_rate", "highpass_hz", "segment_seconds", "segment_hop_seconds", "max_segments", "n_fft",
-                          "win_length", "hop_length", "n_mels", "f_min", "f_max", "top_db", "image_size", "mean", "std"})
+  for (const char* key :
+       {"sample_rate", "highpass_hz", "segment_seconds", "segment_hop_seconds", "max_segments", "n_fft", "win_length",
+        "hop_length", "n_mels", "f_min", "f_max", "top_db", "image_size", "mean", "std"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_DOUBLE_EQ(j["segment_hop_seconds"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(j["segment_seconds"].get<double>(), 2.0);
@@ -172,7 +173,8 @@ TEST(LogMelImage, OneSegmentMatchesTorchaudioMelSpectrogramAndAmplitudeToDB) {
 TEST(LogMelImage, SharedFramesGiveTheSameImagesAsPerSegmentComputation) {
   // 5 s of deterministic audio: 7 overlapping segments whose interior frames are shared.
   std::vector<float> wave(80000);
-  for (std::size_t i = 0; i < wave.size(); ++i) wave[i] = 0.3f * std::sin(0.01f * i * (1.0f + i / 80000.0f)) + 0.05f * std::sin(1.3f * i);
+  for (std::size_t i = 0; i < wave.size(); ++i)
+    wave[i] = 0.3f * std::sin(0.01f * i * (1.0f + i / 80000.0f)) + 0.05f * std::sin(1.3f * i);
   const features::LogMelImageComputer computer;
   const auto plan = features::plan_segments(wave.size());
   ASSERT_EQ(plan.starts.size(), 7u);
@@ -190,7 +192,7 @@ TEST(LogMelImage, SharedFramesGiveTheSameImagesAsPerSegmentComputation) {
 
 TEST(Segmenter, FollowsTheReferenceRules) {
   using features::plan_segments;
-  EXPECT_EQ(plan_segments(0).starts.size(), 1u);      // empty -> padded to one window
+  EXPECT_EQ(plan_segments(0).starts.size(), 1u);  // empty -> padded to one window
   EXPECT_EQ(plan_segments(1600).padded_length, 32000u);
   EXPECT_EQ(plan_segments(32000).starts.size(), 1u);  // exactly 2.0 s
   EXPECT_EQ(plan_segments(39840).starts.size(), 1u);  // 2.49 s: the partial window is dropped

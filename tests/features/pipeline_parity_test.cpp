@@ -84,9 +84,15 @@ std::vector<ClipResult> check_set(const std::string& set_name, const std::filesy
 void write_report(const std::vector<ClipResult>& results, const std::string& file) {
   nlohmann::json report = nlohmann::json::array();
   for (const auto& r : results)
-    report.push_back({{"set", r.set}, {"file", r.name}, {"format", r.format}, {"lossy", r.lossy},
-                      {"reference_decoder", r.decoder}, {"segments", r.segments}, {"wave_max_abs_diff", r.wave_diff},
-                      {"mel_max_abs_diff", r.mel_diff}, {"mel_mean_abs_diff", r.mel_mean_diff}});
+    report.push_back({{"set", r.set},
+                      {"file", r.name},
+                      {"format", r.format},
+                      {"lossy", r.lossy},
+                      {"reference_decoder", r.decoder},
+                      {"segments", r.segments},
+                      {"wave_max_abs_diff", r.wave_diff},
+                      {"mel_max_abs_diff", r.mel_diff},
+                      {"mel_mean_abs_diff", r.mel_mean_diff}});
   std::ofstream(testing::testdata_dir() / file) << report.dump(1) << "\n";
   for (const auto& r : results)
     std::printf("%-8s %-44s %-11s wave %.2e  mel %.2e (mean %.2e)%s\n", r.set.c_str(), r.name.c_str(), r.format.c_str(),

@@ -114,7 +114,8 @@ TEST(BadModel, EditedContract) {
   {
     auto m = base;
     m.mutable_opset_import(0)->set_version(19);
-    EXPECT_HAS(load_error(write(dir / "opset19.onnx", m.SerializeAsString())), "opset 19 is not supported (supported: 11-17)");
+    EXPECT_HAS(load_error(write(dir / "opset19.onnx", m.SerializeAsString())),
+               "opset 19 is not supported (supported: 11-17)");
   }
   {
     auto m = base;
@@ -123,7 +124,8 @@ TEST(BadModel, EditedContract) {
   }
   {
     auto m = base;
-    m.mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto_DataType_FLOAT);
+    m.mutable_graph()->mutable_input(1)->mutable_type()->mutable_tensor_type()->set_elem_type(
+        onnx::TensorProto_DataType_FLOAT);
     EXPECT_HAS(load_error(write(dir / "mask_float.onnx", m.SerializeAsString())), "'segment_mask' must be bool");
   }
   {

@@ -28,8 +28,9 @@ EngineInput load_case(const nlohmann::json& c) {
   for (std::size_t i = 0; i < n; ++i) {
     in.mask[i] = mask.data[i] != 0.f;
     if (!in.mask[i]) continue;  // padding: all-zero model input (docs/pipeline.md section 5)
-    model::images_to_model_input(std::span<const float>(images.data).subspan(i * plane, plane), 1,
-                                 std::span<float>(in.spectrograms).subspan(i * model::kSegmentValues, model::kSegmentValues));
+    model::images_to_model_input(
+        std::span<const float>(images.data).subspan(i * plane, plane), 1,
+        std::span<float>(in.spectrograms).subspan(i * model::kSegmentValues, model::kSegmentValues));
   }
   return in;
 }

@@ -17,8 +17,8 @@ nlohmann::json model_fixture_manifest();  // throws when missing: a parity test 
 
 struct EngineInput {
   int batch = 0, segments = 0;
-  std::vector<float> spectrograms;    // (B,S,3,224,224); padded segments all zero
-  std::vector<std::uint8_t> mask;     // (B,S)
+  std::vector<float> spectrograms;  // (B,S,3,224,224); padded segments all zero
+  std::vector<std::uint8_t> mask;   // (B,S)
 };
 // A manifest case: mel images (NaN for padded segments) -> normalised input.
 EngineInput load_case(const nlohmann::json& c);

@@ -62,8 +62,8 @@ void expect_close(const Tensor& got, const Shape& shape, const std::vector<float
 
 // Direct convolution in double precision, NCHW / OIHW, for checking oneDNN's.
 std::vector<float> reference_conv(const Tensor& x, const Tensor& w, const Tensor* b, std::vector<std::int64_t> strides,
-                                  std::vector<std::int64_t> pads, std::vector<std::int64_t> dilations, std::int64_t group,
-                                  Shape& out_shape);
+                                  std::vector<std::int64_t> pads, std::vector<std::int64_t> dilations,
+                                  std::int64_t group, Shape& out_shape);
 
 // Deterministic pseudo-random floats in [-1, 1).
 std::vector<float> random_floats(std::size_t n, std::uint32_t seed);

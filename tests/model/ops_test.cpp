@@ -57,28 +57,31 @@ TEST_P(OpConvTest, MatchesDirectReference) {
     auto out = m.run(ExecutorOptions{2, winograd_tile});
     // F(4x4,3x3) rounds more (transform entries up to 8): a looser bound, and it is not
     // what the engine uses.
-    if (winograd_tile == 4) expect_close(out[0], out_shape, want, 1e-4, 1e-3);
-    else expect_close(out[0], out_shape, want);
+    if (winograd_tile == 4)
+      expect_close(out[0], out_shape, want, 1e-4, 1e-3);
+    else
+      expect_close(out[0], out_shape, want);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, OpConvTest,
-    ::testing::Values(ConvCase{{2, 8, 9, 9}, {16, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},   // 3x3 s1
-                      ConvCase{{1, 3, 23, 19}, {8, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, true},  // stem 7x7 s2
-                      ConvCase{{3, 16, 8, 8}, {32, 16, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false},  // 1x1 s2
-                      ConvCase{{1, 5, 6, 7}, {3, 5, 3, 3}, {1, 1}, {0, 1, 2, 0}, {1, 1}, 1, true},  // odd channels, asymmetric pads
-                      ConvCase{{1, 8, 10, 10}, {8, 2, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true},  // grouped
-                      ConvCase{{1, 4, 11, 11}, {4, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1, false},  // dilated
-                      ConvCase{{1, 1, 1, 1}, {2, 1, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},  // 1x1 image
-                      // Winograd-eligible, partial tiles and asymmetric pads
-                      ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {1, 1}, {0, 1, 2, 1}, {1, 1}, 1, true},
-                      ConvCase{{1, 8, 2, 3}, {8, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
-                      // Strided, multiples of 8 channels (ResNet's stride-2 3x3 layers), with odd sizes,
-                      // asymmetric pads, rectangular kernels and unequal strides
-                      ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true},
-                      ConvCase{{2, 8, 12, 9}, {16, 8, 5, 3}, {2, 3}, {2, 0, 1, 1}, {1, 1}, 1, false},
-                      ConvCase{{1, 8, 2, 2}, {8, 8, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true}));
+    ::testing::Values(
+        ConvCase{{2, 8, 9, 9}, {16, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},     // 3x3 s1
+        ConvCase{{1, 3, 23, 19}, {8, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}, {1, 1}, 1, true},    // stem 7x7 s2
+        ConvCase{{3, 16, 8, 8}, {32, 16, 1, 1}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1, false},  // 1x1 s2
+        ConvCase{{1, 5, 6, 7}, {3, 5, 3, 3}, {1, 1}, {0, 1, 2, 0}, {1, 1}, 1, true},    // odd channels, asymmetric pads
+        ConvCase{{1, 8, 10, 10}, {8, 2, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4, true},  // grouped
+        ConvCase{{1, 4, 11, 11}, {4, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1, false},  // dilated
+        ConvCase{{1, 1, 1, 1}, {2, 1, 1, 1}, {1, 1}, {0, 0, 0, 0}, {1, 1}, 1, true},     // 1x1 image
+        // Winograd-eligible, partial tiles and asymmetric pads
+        ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {1, 1}, {0, 1, 2, 1}, {1, 1}, 1, true},
+        ConvCase{{1, 8, 2, 3}, {8, 8, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1, true},
+        // Strided, multiples of 8 channels (ResNet's stride-2 3x3 layers), with odd sizes,
+        // asymmetric pads, rectangular kernels and unequal strides
+        ConvCase{{3, 16, 13, 11}, {24, 16, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true},
+        ConvCase{{2, 8, 12, 9}, {16, 8, 5, 3}, {2, 3}, {2, 0, 1, 1}, {1, 1}, 1, false},
+        ConvCase{{1, 8, 2, 2}, {8, 8, 3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1, true}));
 
 // Conv -> BatchNormalization -> Add(residual) -> Relu: folded and fused into one primitive.
 TEST(OpFusedConv, BatchNormResidualReluMatchesUnfusedMath) {
@@ -153,8 +156,8 @@ TEST(OpFusedConv, StridedConvolutionWithResidualAndRelu) {
 
 TEST(OpPool, MaxPool3x3Stride2Pad1OddSize) {
   Tensor x = tensor_f({1, 2, 5, 5}, random_floats(50, 20));
-  auto out = run_op("MaxPool", {x}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}),
-                                     attr_ints("pads", {1, 1, 1, 1})});
+  auto out = run_op("MaxPool", {x},
+                    {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})});
   std::vector<float> want;
   for (int c = 0; c < 2; ++c)
     for (int oy = 0; oy < 3; ++oy)
@@ -178,7 +181,8 @@ struct MaxPoolCase {
   std::vector<std::int64_t> kernel, strides, pads;
 };
 void PrintTo(const MaxPoolCase& c, std::ostream* os) {
-  *os << "x" << ints_text(c.x) << "_k" << ints_text(c.kernel) << "_s" << ints_text(c.strides) << "_p" << ints_text(c.pads);
+  *os << "x" << ints_text(c.x) << "_k" << ints_text(c.kernel) << "_s" << ints_text(c.strides) << "_p"
+      << ints_text(c.pads);
 }
 
 class OpMaxPoolBlockedTest : public ::testing::TestWithParam<MaxPoolCase> {};
@@ -200,7 +204,8 @@ TEST_P(OpMaxPoolBlockedTest, MatchesNaiveMaxOverRealPixels) {
         for (std::int64_t ky = 0; ky < c.kernel[0]; ++ky)
           for (std::int64_t kx = 0; kx < c.kernel[1]; ++kx) {
             const std::int64_t iy = oy * c.strides[0] - c.pads[0] + ky, ix = ox * c.strides[1] - c.pads[1] + kx;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < wd) m = std::max(m, conv[static_cast<std::size_t>((i * h + iy) * wd + ix)]);
+            if (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+              m = std::max(m, conv[static_cast<std::size_t>((i * h + iy) * wd + ix)]);
           }
         want.push_back(m);
       }
@@ -221,7 +226,8 @@ INSTANTIATE_TEST_SUITE_P(
                       MaxPoolCase{{1, 8, 8, 8}, {2, 2}, {2, 2}, {0, 0, 0, 0}},
                       MaxPoolCase{{3, 4, 7, 6}, {3, 3}, {1, 1}, {0, 1, 2, 1}},   // asymmetric pads
                       MaxPoolCase{{1, 2, 9, 10}, {5, 3}, {2, 3}, {2, 1, 1, 0}},  // rectangular kernel and strides
-                      MaxPoolCase{{2, 5, 1, 1}, {3, 3}, {2, 2}, {1, 1, 1, 1}}));  // 1x1 image: one real pixel per window
+                      MaxPoolCase{
+                          {2, 5, 1, 1}, {3, 3}, {2, 2}, {1, 1, 1, 1}}));  // 1x1 image: one real pixel per window
 
 TEST(OpPool, AveragePoolPaddingCountedOrNot) {
   Tensor x = tensor_f({1, 1, 2, 2}, {1, 2, 3, 4});
@@ -294,16 +300,17 @@ TEST_P(OpAveragePoolLayouts, MatchesNaiveAverageWithAndWithoutCountedPadding) {
     std::vector<std::string> kernels;
     expect_close(m.run(ExecutorOptions{1, 0}, &kernels)[0], {n, ch, oh, ow}, want);
     for (const auto& k : kernels)
-      if (k.starts_with("AveragePool")) std::printf("[avgpool] %s include=%d: %s\n", model::shape_str(c.x).c_str(), include, k.c_str());
+      if (k.starts_with("AveragePool"))
+        std::printf("[avgpool] %s include=%d: %s\n", model::shape_str(c.x).c_str(), include, k.c_str());
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Layouts, OpAveragePoolLayouts,
-    ::testing::Values(AvgPoolCase{{1, 1, 2, 2}, false, {2, 2}, {1, 1}, {1, 1, 0, 0}},     // the ONNX-style small case
-                      AvgPoolCase{{2, 16, 7, 9}, false, {3, 2}, {2, 1}, {1, 0, 0, 1}},    // plain, many channels
+    ::testing::Values(AvgPoolCase{{1, 1, 2, 2}, false, {2, 2}, {1, 1}, {1, 1, 0, 0}},   // the ONNX-style small case
+                      AvgPoolCase{{2, 16, 7, 9}, false, {3, 2}, {2, 1}, {1, 0, 0, 1}},  // plain, many channels
                       AvgPoolCase{{1, 32, 6, 5}, false, {2, 2}, {2, 2}, {0, 1, 1, 0}},
-                      AvgPoolCase{{2, 16, 7, 9}, true, {3, 3}, {2, 2}, {1, 1, 0, 0}},     // blocked (after a conv)
+                      AvgPoolCase{{2, 16, 7, 9}, true, {3, 3}, {2, 2}, {1, 1, 0, 0}},  // blocked (after a conv)
                       AvgPoolCase{{1, 8, 5, 6}, true, {2, 3}, {1, 2}, {0, 2, 1, 0}}));
 
 TEST(OpPool, GlobalAveragePool) {
@@ -311,16 +318,17 @@ TEST(OpPool, GlobalAveragePool) {
   std::vector<float> want;
   for (int i = 0; i < 6; ++i)
     want.push_back((x.data<float>()[4 * i] + x.data<float>()[4 * i + 1] + x.data<float>()[4 * i + 2] +
-                    x.data<float>()[4 * i + 3]) / 4);
+                    x.data<float>()[4 * i + 3]) /
+                   4);
   expect_close(run_op("GlobalAveragePool", {x})[0], {2, 3, 1, 1}, want);
 }
 
 TEST(OpGemm, TransposesAlphaBetaAndBroadcastC) {
-  Tensor a = tensor_f({3, 2}, {1, 2, 3, 4, 5, 6});        // transA -> (2,3)
-  Tensor b = tensor_f({4, 3}, random_floats(12, 22));      // transB -> (3,4)
+  Tensor a = tensor_f({3, 2}, {1, 2, 3, 4, 5, 6});     // transA -> (2,3)
+  Tensor b = tensor_f({4, 3}, random_floats(12, 22));  // transB -> (3,4)
   Tensor c = tensor_f({4}, {1, 2, 3, 4});
-  auto out = run_op("Gemm", {a, b, c}, {attr_i("transA", 1), attr_i("transB", 1), attr_f("alpha", 0.5f),
-                                        attr_f("beta", 2.f)});
+  auto out =
+      run_op("Gemm", {a, b, c}, {attr_i("transA", 1), attr_i("transB", 1), attr_f("alpha", 0.5f), attr_f("beta", 2.f)});
   std::vector<float> want;
   for (int i = 0; i < 2; ++i)
     for (int j = 0; j < 4; ++j) {
@@ -375,7 +383,8 @@ TEST(OpElementwise, BinaryBroadcasting) {
   expect_close(run_op("Sub", {a, b})[0], {2, 2, 3}, {-9, -8, -7, -19, -18, -17, -6, -5, -4, -16, -15, -14});
   expect_close(run_op("Mul", {b, a})[0], {2, 2, 3}, {10, 20, 30, 20, 40, 60, 40, 50, 60, 80, 100, 120});
   expect_close(run_op("Div", {a, tensor_f({}, {2.f})})[0], {2, 1, 3}, {0.5f, 1, 1.5f, 2, 2.5f, 3});
-  EXPECT_EQ(values_i(run_op("Mul", {tensor_i({2}, {3, -4}), tensor_i({}, {5})})[0]), (std::vector<std::int64_t>{15, -20}));
+  EXPECT_EQ(values_i(run_op("Mul", {tensor_i({2}, {3, -4}), tensor_i({}, {5})})[0]),
+            (std::vector<std::int64_t>{15, -20}));
   EXPECT_THROW(run_op("Add", {tensor_f({2}, {1, 2}), tensor_f({3}, {1, 2, 3})}), InputError);
 }
 
@@ -434,7 +443,8 @@ TEST(OpReduce, SumWithAxesAttributeAndInput) {
 TEST(OpShape, ShapeGatherConcatReshape) {
   Tensor x = tensor_f({2, 3, 4}, random_floats(24, 30));
   EXPECT_EQ(values_i(run_op("Shape", {x})[0]), (std::vector<std::int64_t>{2, 3, 4}));
-  EXPECT_EQ(values_i(run_op("Shape", {x}, {attr_i("start", 1), attr_i("end", -1)}, 15)[0]), (std::vector<std::int64_t>{3}));
+  EXPECT_EQ(values_i(run_op("Shape", {x}, {attr_i("start", 1), attr_i("end", -1)}, 15)[0]),
+            (std::vector<std::int64_t>{3}));
   auto g = run_op("Gather", {tensor_i({3}, {2, 3, 4}), tensor_i({}, {-1})}, {attr_i("axis", 0)})[0];
   EXPECT_TRUE(g.shape.empty());
   EXPECT_EQ(values_i(g), (std::vector<std::int64_t>{4}));
@@ -468,9 +478,9 @@ TEST(OpShape, UnsqueezeSqueezeFlattenBothOpsetForms) {
 TEST(OpShape, TransposeSliceExpandConstantOfShape) {
   Tensor x = tensor_f({2, 3}, {1, 2, 3, 4, 5, 6});
   expect_close(run_op("Transpose", {x})[0], {3, 2}, {1, 4, 2, 5, 3, 6});
-  expect_close(run_op("Slice", {x, tensor_i({1}, {-1}), tensor_i({1}, {-100}), tensor_i({1}, {1}),
-                                tensor_i({1}, {-2})})[0],
-               {2, 2}, {3, 1, 6, 4});
+  expect_close(
+      run_op("Slice", {x, tensor_i({1}, {-1}), tensor_i({1}, {-100}), tensor_i({1}, {1}), tensor_i({1}, {-2})})[0],
+      {2, 2}, {3, 1, 6, 4});
   expect_close(run_op("Slice", {x, tensor_i({2}, {1, 1}), tensor_i({2}, {100, 3})})[0], {1, 2}, {5, 6});
   expect_close(run_op("Expand", {tensor_f({2, 1}, {1, 2}), tensor_i({3}, {2, 1, 3})})[0], {2, 2, 3},
                {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2});
@@ -533,11 +543,14 @@ TEST(OpLoadErrors, UnsupportedOperatorAttributeAndOpset) {
                     {"test-model", "unsupported operator 'Erf'", "test_Erf_0"});
   expect_load_error(ModelBuilder().input("x", x).node("Relu", {"x"}, {"y"}, {attr_i("alpha", 1)}).output("y"),
                     {"attribute 'alpha' is not supported", "test_Relu_0", "(Relu)"});
-  expect_load_error(ModelBuilder().input("x", x)
-                        .node("MaxPool", {"x"}, {"y"}, {attr_ints("kernel_shape", {2, 2}), attr_s("auto_pad", "SAME_UPPER")})
-                        .output("y"),
-                    {"auto_pad=SAME_UPPER"});
-  expect_load_error(ModelBuilder().input("x", x)
+  expect_load_error(
+      ModelBuilder()
+          .input("x", x)
+          .node("MaxPool", {"x"}, {"y"}, {attr_ints("kernel_shape", {2, 2}), attr_s("auto_pad", "SAME_UPPER")})
+          .output("y"),
+      {"auto_pad=SAME_UPPER"});
+  expect_load_error(ModelBuilder()
+                        .input("x", x)
                         .node("MaxPool", {"x"}, {"y", "idx"}, {attr_ints("kernel_shape", {2, 2})})
                         .output("y"),
                     {"2 outputs"});
@@ -545,10 +558,9 @@ TEST(OpLoadErrors, UnsupportedOperatorAttributeAndOpset) {
   expect_load_error(ModelBuilder().input("x", x).node("Relu", {"nope"}, {"y"}).output("y"), {"'nope'"});
   expect_load_error(ModelBuilder().input("x", x).node("Cast", {"x"}, {"y"}, {attr_i("to", 11)}).output("y"),
                     {"Cast to ONNX type 11"});
-  expect_load_error(ModelBuilder().input("x", x)
-                        .node("Conv", {"x", "x"}, {"y"}, {attr_ints("kernel_shape", {4, 4})})
-                        .output("y"),
-                    {"weights must be constant"});
+  expect_load_error(
+      ModelBuilder().input("x", x).node("Conv", {"x", "x"}, {"y"}, {attr_ints("kernel_shape", {4, 4})}).output("y"),
+      {"weights must be constant"});
 }
 
 // The kernel paths a ResNet block takes under the dispatch this process was started with
@@ -561,7 +573,8 @@ TEST(OpDispatch, ForcedKernelPathsAreTheOnesTaken) {
   m.input("x", x).constant("w", w);
   m.node("Conv", {"x", "w"}, {"c"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("kernel_shape", {3, 3})});
   m.node("Conv", {"c", "w"}, {"d"}, {attr_ints("pads", {1, 1, 1, 1}), attr_ints("kernel_shape", {3, 3})});
-  m.node("MaxPool", {"d"}, {"y"}, {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})})
+  m.node("MaxPool", {"d"}, {"y"},
+         {attr_ints("kernel_shape", {3, 3}), attr_ints("strides", {2, 2}), attr_ints("pads", {1, 1, 1, 1})})
       .output("y");
   std::vector<std::string> kernels;
   const auto y = m.run(ExecutorOptions{1, 2}, &kernels)[0];

@@ -92,7 +92,8 @@ TEST(ModelEngineConfig, ThreadCountsAndWinogradAgree) {
       EXPECT_EQ(engine->threads(), threads);
       double diff = max_output_diff(engine->run(in.batch, in.segments, in.spectrograms, in.mask), want);
       EXPECT_LE(diff, kTolerance) << o.ToString() << " conv " << engine->conv_algorithms();
-      std::printf("[parity] %s conv=%s: max |diff| = %.3g\n", o.ToString().c_str(), engine->conv_algorithms().c_str(), diff);
+      std::printf("[parity] %s conv=%s: max |diff| = %.3g\n", o.ToString().c_str(), engine->conv_algorithms().c_str(),
+                  diff);
     }
 }
 
@@ -150,7 +151,8 @@ TEST_F(ModelTiny, ConcurrentRunsAgree) {
       double d = 0;
       for (int k = 0; k < 5; ++k) {
         auto got = engine_->run(1, 4, x, mask);
-        for (std::size_t i = 0; i < 4; ++i) d = std::max(d, static_cast<double>(std::abs(got.segment_logits[i] - want.segment_logits[i])));
+        for (std::size_t i = 0; i < 4; ++i)
+          d = std::max(d, static_cast<double>(std::abs(got.segment_logits[i] - want.segment_logits[i])));
       }
       diffs[t] = d;
     });

@@ -66,8 +66,8 @@ TEST(MonitorCli, WindowsMatchTheReferenceRunOnCutClips) {
   for (const auto& c : m["cases"]) {
     const auto file = reference() / c["file"].get<std::string>();
     const double window = c["window_s"].get<double>();
-    const auto r = run_cli("--log-level warn monitor --json --track --threads 2 --window-seconds " + std::to_string(window) +
-                           " --model " + testing::quoted(model) + " " + testing::quoted(file));
+    const auto r = run_cli("--log-level warn monitor --json --track --threads 2 --window-seconds " +
+                           std::to_string(window) + " --model " + testing::quoted(model) + " " + testing::quoted(file));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     const auto lines = testing::json_lines(r.output);
     ASSERT_EQ(lines.size(), 1u) << r.output;
@@ -76,11 +76,13 @@ TEST(MonitorCli, WindowsMatchTheReferenceRunOnCutClips) {
     ASSERT_EQ(got.size(), want.size()) << file << " window " << window;
     EXPECT_EQ(lines[0]["windows"], want.size());
     double diff = 0;
-    for (std::size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::abs(got[i].get<double>() - want[i].get<double>()));
+    for (std::size_t i = 0; i < got.size(); ++i)
+      diff = std::max(diff, std::abs(got[i].get<double>() - want[i].get<double>()));
     EXPECT_LE(diff, 1e-4) << file << " window " << window;
     worst = std::max(worst, diff);
     std::printf("[window parity] %s (%d Hz, %d ch) window %g s: %zu windows, max |diff| %.3g\n",
-                c["file"].get<std::string>().c_str(), c["rate"].get<int>(), c["channels"].get<int>(), window, got.size(), diff);
+                c["file"].get<std::string>().c_str(), c["rate"].get<int>(), c["channels"].get<int>(), window,
+                got.size(), diff);
   }
   std::printf("[window parity] worst %.3g\n", worst);
 }
@@ -88,15 +90,16 @@ TEST(MonitorCli, WindowsMatchTheReferenceRunOnCutClips) {
 TEST(MonitorCli, ReportFieldsSummaryPlotAndCsv) {
   const auto dir = testing::scratch_dir();
   const auto file = reference() / "r44k_stereo.wav";
-  auto r = run_cli("--log-level warn monitor --json --threads 1 --model " + testing::quoted(tiny_model()) +
-                   " --start-time 2026-12-01T21:59:58 --night 22:00-07:00 --threshold 0 --csv " + testing::quoted(dir / "csv") +
-                   " --plot " + testing::quoted(dir / "plot") + " " + testing::quoted(file));
+  auto r =
+      run_cli("--log-level warn monitor --json --threads 1 --model " + testing::quoted(tiny_model()) +
+              " --start-time 2026-12-01T21:59:58 --night 22:00-07:00 --threshold 0 --csv " +
+              testing::quoted(dir / "csv") + " --plot " + testing::quoted(dir / "plot") + " " + testing::quoted(file));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto lines = testing::json_lines(r.output);
   ASSERT_EQ(lines.size(), 1u);
   const auto& j = lines[0];
-  for (const char* key : {"file", "duration_s", "window_s", "hop_s", "threshold", "events", "cough_count", "coughs_per_hour",
-                          "hourly", "bouts", "awake", "asleep", "start_time"})
+  for (const char* key : {"file", "duration_s", "window_s", "hop_s", "threshold", "events", "cough_count",
+                          "coughs_per_hour", "hourly", "bouts", "awake", "asleep", "start_time"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_FALSE(j.contains("track"));  // only with --track
   EXPECT_EQ(j["threshold"], 0.0);
@@ -118,7 +121,8 @@ TEST(MonitorCli, ReportFieldsSummaryPlotAndCsv) {
   EXPECT_NE(events.find("start_s,end_s"), std::string::npos);
   EXPECT_EQ(std::count(events.begin(), events.end(), '\n'), static_cast<long>(j["events"].size()) + 1);
   // Without --json: a readable summary.
-  r = run_cli("--log-level warn monitor --threads 1 --model " + testing::quoted(tiny_model()) + " " + testing::quoted(file));
+  r = run_cli("--log-level warn monitor --threads 1 --model " + testing::quoted(tiny_model()) + " " +
+              testing::quoted(file));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("coughs in"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("per hour"), std::string::npos) << r.output;
@@ -133,8 +137,8 @@ TEST(MonitorCli, BadInputAndFlags) {
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("not_audio.wav"), std::string::npos) << r.output;
   EXPECT_EQ(testing::json_lines(r.output).size(), 1u);  // the good file is still reported
-  for (const std::string flags : {"--shard 0/2", "--shard 3/2", "--start-time yesterday", "--night 22", "--hop-seconds 5",
-                                  "--window-seconds 1"}) {
+  for (const std::string flags : {"--shard 0/2", "--shard 3/2", "--start-time yesterday", "--night 22",
+                                  "--hop-seconds 5", "--window-seconds 1"}) {
     r = run_cli("monitor " + flags + " --model " + testing::quoted(tiny_model()) + " " + testing::quoted(good));
     EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.output;
   }
@@ -200,14 +204,16 @@ TEST(MonitorCli, ShardsCoverEachFileOnceAndAKilledRunResumes) {
     ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  for (int i = 0; i < 600 && reports_in_count(dir / "killed") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 600 && reports_in_count(dir / "killed") < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   const auto partial = reports_in(dir / "killed");
   EXPECT_GE(partial.size(), 2u);
   EXPECT_LT(partial.size(), files.size()) << "the run finished before the kill; the test proves nothing";
   for (const auto& [name, j] : partial) EXPECT_EQ(j, whole.at(name)) << name;
-  r = run_cli("--log-level info monitor --threads 1 --model " + testing::quoted(tiny_model()) + " --out " + testing::quoted(dir / "killed") + list);
+  r = run_cli("--log-level info monitor --threads 1 --model " + testing::quoted(tiny_model()) + " --out " +
+              testing::quoted(dir / "killed") + list);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("skipped"), std::string::npos) << r.output;
   EXPECT_EQ(reports_in(dir / "killed"), whole);
@@ -218,22 +224,25 @@ TEST(MonitorCli, ShardsCoverEachFileOnceAndAKilledRunResumes) {
 TEST(MonitorCli, PeakMemoryDoesNotGrowWithTheRecordingsLength) {
   const auto dir = testing::scratch_dir();
   // 10 min of 48 kHz stereo Opus, and copies of it joined into 20 min and 2 h (stream copy).
-  auto r = testing::run_command("ffmpeg -v error -y -f lavfi -i anoisesrc=d=600:c=pink:r=48000:a=0.05 -f lavfi -i "
-                                "sine=f=440:r=48000:d=600 -filter_complex '[0][1]amerge=inputs=2' -c:a libopus -b:a 24k "
-                                "-compression_level 0 " + testing::quoted(dir / "part.opus"));
+  auto r = testing::run_command(
+      "ffmpeg -v error -y -f lavfi -i anoisesrc=d=600:c=pink:r=48000:a=0.05 -f lavfi -i "
+      "sine=f=440:r=48000:d=600 -filter_complex '[0][1]amerge=inputs=2' -c:a libopus -b:a 24k "
+      "-compression_level 0 " +
+      testing::quoted(dir / "part.opus"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (auto [name, parts] : {std::pair{"m20.opus", 2}, std::pair{"h2.opus", 12}}) {
     std::ofstream list(dir / (std::string(name) + ".txt"));
     for (int i = 0; i < parts; ++i) list << "file '" << (dir / "part.opus").string() << "'\n";
     list.close();
-    r = testing::run_command("ffmpeg -v error -y -f concat -safe 0 -i " + testing::quoted(dir / (std::string(name) + ".txt")) +
-                             " -c copy " + testing::quoted(dir / name));
+    r = testing::run_command("ffmpeg -v error -y -f concat -safe 0 -i " +
+                             testing::quoted(dir / (std::string(name) + ".txt")) + " -c copy " +
+                             testing::quoted(dir / name));
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   std::map<std::string, double> rss;
   for (const char* name : {"m20.opus", "h2.opus"}) {
-    const auto [code, mib] = run_measured({"--log-level", "warn", "monitor", "--json", "--threads", "1", "--hop-seconds", "2",
-                                           "--model", tiny_model(), (dir / name).string()},
+    const auto [code, mib] = run_measured({"--log-level", "warn", "monitor", "--json", "--threads", "1",
+                                           "--hop-seconds", "2", "--model", tiny_model(), (dir / name).string()},
                                           dir / (std::string(name) + ".log"));
     ASSERT_EQ(code, 0) << testing::file_contents(dir / (std::string(name) + ".log"));
     const auto report = testing::json_lines(testing::file_contents(dir / (std::string(name) + ".log")));

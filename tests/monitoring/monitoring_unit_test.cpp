@@ -26,7 +26,7 @@ TEST(WindowPlan, StartsRoundHalvesUpAndCountWholeWindows) {
   EXPECT_EQ(p44.count(88200), 1);          // exactly one window
   EXPECT_EQ(p44.count(88200 + 22049), 1);  // the next does not fit yet
   EXPECT_EQ(p44.count(88200 + 22050), 2);
-  EXPECT_EQ(p44.count(1000), 1);           // shorter than a window: one window
+  EXPECT_EQ(p44.count(1000), 1);  // shorter than a window: one window
   EXPECT_EQ(p44.count(0), 0);
   const WindowPlan p10({10.0, 0.5}, 48000);
   EXPECT_EQ(p10.length(), 480000);
@@ -48,7 +48,8 @@ WindowTrack track_with(std::vector<float> probabilities, std::vector<std::pair<d
   t.envelope_db.assign(static_cast<std::size_t>(seconds * 100), -60.0f);
   for (auto [onset, level] : bursts)
     for (int k = 0; k < 25; ++k)  // a 250-ms burst decaying 1 dB per frame
-      t.envelope_db[static_cast<std::size_t>(std::lround(onset * 100)) + static_cast<std::size_t>(k)] = -60.0f + level - k;
+      t.envelope_db[static_cast<std::size_t>(std::lround(onset * 100)) + static_cast<std::size_t>(k)] =
+          -60.0f + level - k;
   return t;
 }
 
@@ -72,7 +73,7 @@ TEST(Events, RunsOfPositiveWindowsBecomeEventsWithCoughsAtTheOnsets) {
   EXPECT_NEAR(events[1].coughs[0].onset_s, 11.0, 1e-9);
   EXPECT_NEAR(events[1].coughs[1].onset_s, 11.5, 1e-9);
   EXPECT_NEAR(events[1].coughs[0].offset_s, 11.2, 0.011);  // 20 dB below the peak
-  ASSERT_EQ(events[2].coughs.size(), 1u);  // no onset stands out: one cough over the event
+  ASSERT_EQ(events[2].coughs.size(), 1u);                  // no onset stands out: one cough over the event
   EXPECT_NEAR(events[2].coughs[0].onset_s, 15.0, 1e-9);
   // Bouts: the two coughs 0.5 s apart; 4.0 is 7 s before them and 15.0 3.5 s after.
   const auto bouts = find_bouts(events, 3.0);

@@ -3,8 +3,8 @@
 // helpers for the requests an HTTP client library will not send (malformed, slow, huge).
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -48,7 +48,8 @@ class ServerProcess {
   ServerProcess(std::vector<std::string> args, const std::filesystem::path& log_path,
                 std::vector<std::pair<std::string, std::string>> env = {})
       : port_(free_port()), log_path_(log_path) {
-    std::vector<std::string> argv = {cli_path().string(), "serve", "--host", "127.0.0.1", "--port", std::to_string(port_)};
+    std::vector<std::string> argv = {cli_path().string(), "serve",  "--host",
+                                     "127.0.0.1",         "--port", std::to_string(port_)};
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
     if (pid_ == 0) {

@@ -174,13 +174,16 @@ TEST_F(Server, HealthIndexModelAndMetrics) {
   EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
   const std::string& m = res->body;
   for (const char* name : {"coughkit_http_requests_total", "coughkit_http_request_duration_seconds",
-                           "coughkit_http_requests_in_flight", "coughkit_audio_seconds_total", "coughkit_segments_total",
-                           "coughkit_model_load_seconds", "coughkit_inference_batch_bags"}) {
+                           "coughkit_http_requests_in_flight", "coughkit_audio_seconds_total",
+                           "coughkit_segments_total", "coughkit_model_load_seconds", "coughkit_inference_batch_bags"}) {
     EXPECT_NE(m.find(std::string("# HELP ") + name + " "), std::string::npos) << name;
     EXPECT_NE(m.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   }
-  EXPECT_NE(m.find("coughkit_http_requests_total{route=\"/v1/detect\",method=\"POST\",status=\"200\"}"), std::string::npos) << m;
-  EXPECT_NE(m.find("coughkit_http_request_duration_seconds_bucket{route=\"/v1/detect\",le=\"+Inf\"}"), std::string::npos);
+  EXPECT_NE(m.find("coughkit_http_requests_total{route=\"/v1/detect\",method=\"POST\",status=\"200\"}"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("coughkit_http_request_duration_seconds_bucket{route=\"/v1/detect\",le=\"+Inf\"}"),
+            std::string::npos);
   EXPECT_EQ(m.find("coughkit_segments_total 0\n"), std::string::npos) << m;
   EXPECT_NE(m.find("coughkit_model_loaded 1\n"), std::string::npos) << m;
   // Names without colons, every sample line preceded by its family's TYPE.
@@ -198,9 +201,9 @@ TEST_F(Server, LegacyDetectCoughKeepsTheReferenceShape) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
   auto j = parse(res);
-  for (const char* key : {"coughDetected", "confidence", "file_probability", "segment_probabilities", "segment_timestamps",
-                          "num_segments", "threshold_used", "max_segment_probability", "mean_segment_probability",
-                          "message", "model_info"})
+  for (const char* key : {"coughDetected", "confidence", "file_probability", "segment_probabilities",
+                          "segment_timestamps", "num_segments", "threshold_used", "max_segment_probability",
+                          "mean_segment_probability", "message", "model_info"})
     EXPECT_TRUE(j.contains(key)) << key << " in " << res->body;
   EXPECT_EQ(j["coughDetected"], true);
   EXPECT_EQ(j["message"], "Cough detected");
@@ -266,7 +269,8 @@ TEST_F(Server, LegacyDetectCoughErrors) {
   EXPECT_EQ(res->status, 400);
   EXPECT_EQ(parse(res), json({{"error", "No audio file provided"}}));
   // Undecodable audio: 422 with the reason (the reference answered 500).
-  res = c.Post("/api/detect-cough", httplib::MultipartFormDataItems{{"audio", "this is not audio at all", "note.webm", "audio/webm"}});
+  res = c.Post("/api/detect-cough",
+               httplib::MultipartFormDataItems{{"audio", "this is not audio at all", "note.webm", "audio/webm"}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 422);
   auto j = parse(res);
@@ -274,7 +278,8 @@ TEST_F(Server, LegacyDetectCoughErrors) {
   EXPECT_NE(j["error"].get<std::string>().find("note.webm"), std::string::npos) << res->body;
   // Truncated container.
   const std::string webm = audio_bytes("webm_opus_48k_stereo_2s.webm");
-  res = c.Post("/api/detect-cough", httplib::MultipartFormDataItems{{"audio", webm.substr(0, 60), "cut.webm", "audio/webm"}});
+  res = c.Post("/api/detect-cough",
+               httplib::MultipartFormDataItems{{"audio", webm.substr(0, 60), "cut.webm", "audio/webm"}});
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 422) << res->body;
   // Bad threshold.
@@ -300,9 +305,9 @@ TEST_F(Server, AnalyzeTbIsNotImplemented) {
 }
 
 TEST_F(Server, V1DetectEqualsTheCliForRawAndMultipartUploads) {
-  const std::vector<std::string> clips = {"flac_s16_32k_mono_cough.flac", "mp3_44k_stereo_cough_hpf.mp3",
+  const std::vector<std::string> clips = {"flac_s16_32k_mono_cough.flac",  "mp3_44k_stereo_cough_hpf.mp3",
                                           "webm_opus_48k_mono_cough.webm", "wav_s16_11k_mono_long_20s.wav",
-                                          "m4a_aac_16k_mono_2s.m4a", "opus_8k_mono_500ms.opus"};
+                                          "m4a_aac_16k_mono_2s.m4a",       "opus_8k_mono_500ms.opus"};
   const auto want = cli_detect(clips);
   auto c = server_->client();
   for (const auto& clip : clips) {
@@ -315,7 +320,8 @@ TEST_F(Server, V1DetectEqualsTheCliForRawAndMultipartUploads) {
     got["file"] = want.at(clip)["file"];
     EXPECT_EQ(got, want.at(clip));  // one request alone is one batch of one: bit-identical
 
-    res = c.Post("/v1/detect?threshold=0.25", httplib::MultipartFormDataItems{{"audio", audio_bytes(clip), "dir/" + clip, ""}});
+    res = c.Post("/v1/detect?threshold=0.25",
+                 httplib::MultipartFormDataItems{{"audio", audio_bytes(clip), "dir/" + clip, ""}});
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
     got = parse(res);
@@ -333,7 +339,8 @@ TEST_F(Server, V1ErrorsUseOneEnvelope) {
   expect_envelope(c.Post("/v1/detect", "hello", "text/plain"), 415, "unsupported_media_type");
   expect_envelope(c.Post("/v1/detect", "", "audio/wav"), 400, "empty_upload");
   expect_envelope(c.Post("/v1/detect", "RIFF....WAVEfmt garbage", "audio/wav"), 422, "invalid_audio");
-  expect_envelope(c.Post("/v1/detect", httplib::MultipartFormDataItems{{"other", "x", "x.wav", ""}}), 400, "missing_audio");
+  expect_envelope(c.Post("/v1/detect", httplib::MultipartFormDataItems{{"other", "x", "x.wav", ""}}), 400,
+                  "missing_audio");
   expect_envelope(c.Post("/v1/detect?threshold=-1", audio_bytes("m4a_aac_16k_mono_2s.m4a"), "audio/mp4"), 400,
                   "invalid_threshold");
   expect_envelope(c.Get("/v1/detect"), 405, "method_not_allowed");
@@ -352,9 +359,10 @@ TEST_F(Server, MalformedRequestsGetJsonErrorsAndTheServerCarriesOn) {
     RawConnection conn(server_->port());
     ASSERT_TRUE(conn.connected());
     const std::string body = "--XYZ\r\ngarbage without part headers\r\n\r\nmore";
-    conn.send_all("POST /api/detect-cough HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                  "Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n\r\n" + body);
+    conn.send_all(
+        "POST /api/detect-cough HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body);
     const auto response = conn.read_all();
     EXPECT_EQ(testing::status_of(response), 400) << response;
     const auto j = json::parse(testing::body_of(response), nullptr, false);
@@ -363,8 +371,9 @@ TEST_F(Server, MalformedRequestsGetJsonErrorsAndTheServerCarriesOn) {
   // Multipart without a boundary.
   {
     RawConnection conn(server_->port());
-    conn.send_all("POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                  "Content-Type: multipart/form-data\r\nContent-Length: 4\r\n\r\nabcd");
+    conn.send_all(
+        "POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        "Content-Type: multipart/form-data\r\nContent-Length: 4\r\n\r\nabcd");
     const auto response = conn.read_all();
     EXPECT_EQ(testing::status_of(response), 400) << response;
   }
@@ -378,7 +387,8 @@ TEST_F(Server, MalformedRequestsGetJsonErrorsAndTheServerCarriesOn) {
   // A lying Content-Length (a shorter body, then the client hangs up).
   {
     RawConnection conn(server_->port());
-    conn.send_all("POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\nContent-Length: 1000\r\n\r\nRIFF");
+    conn.send_all(
+        "POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: audio/wav\r\nContent-Length: 1000\r\n\r\nRIFF");
   }
   auto c = server_->client();
   auto res = c.Get("/health");
@@ -392,8 +402,10 @@ TEST_F(Server, ThirtyMegabyteBodyIs413) {
   {
     RawConnection conn(server_->port());
     ASSERT_TRUE(conn.connected());
-    conn.send_all("POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                  "Content-Length: " + std::to_string(big.size()) + "\r\n\r\n");
+    conn.send_all(
+        "POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: " +
+        std::to_string(big.size()) + "\r\n\r\n");
     const auto response = conn.read_response();
     EXPECT_EQ(testing::status_of(response), 413) << response.substr(0, 300);
     const auto j = json::parse(testing::body_of(response), nullptr, false);
@@ -406,12 +418,15 @@ TEST_F(Server, ThirtyMegabyteBodyIs413) {
     EXPECT_EQ(res->status, 413) << res->body.substr(0, 300);
   }
   // Chunked (no Content-Length): stopped once the limit is passed.
-  res = c.Post("/v1/detect", [&](std::size_t offset, httplib::DataSink& sink) {
+  res = c.Post(
+      "/v1/detect",
+      [&](std::size_t offset, httplib::DataSink& sink) {
         const std::size_t n = std::min<std::size_t>(1 << 20, big.size() - offset);
         sink.write(big.data() + offset, n);
         if (offset + n == big.size()) sink.done();
         return true;
-      }, "application/octet-stream");
+      },
+      "application/octet-stream");
   if (res) {
     EXPECT_EQ(res->status, 413);
   }
@@ -503,8 +518,10 @@ TEST(ServerSlowClients, HundredsOfSlowConnectionsFromOneHostDoNotTakeTheServiceD
   for (auto& s : slow) ended += s->answered_within(0) ? 1 : 0;
   EXPECT_EQ(ended, kSlow);
   EXPECT_GE(metric(*server, "coughkit_http_request_read_timeouts_total{phase=\"headers\"}"), 32);
-  std::printf("[slowloris] %d slow connections from one host: %d refused at once; /health and a detection (%.2f s) "
-              "answered meanwhile\n", kSlow, refused, detect_s);
+  std::printf(
+      "[slowloris] %d slow connections from one host: %d refused at once; /health and a detection (%.2f s) "
+      "answered meanwhile\n",
+      kSlow, refused, detect_s);
   EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
@@ -512,7 +529,8 @@ TEST(ServerSlowClients, HundredsOfSlowConnectionsFromOneHostDoNotTakeTheServiceD
 // (503, counted), never queued; once the header deadline frees the slots the server serves.
 // A body that trickles in below --min-upload-rate is cut off after the grace.
 TEST(ServerSlowClients, FullServerRefusesAtOnceAndSlowBodiesAreCutOff) {
-  auto server = start("full", {"--max-connections", "20", "--max-connections-per-client", "4", "--header-timeout", "2"});
+  auto server =
+      start("full", {"--max-connections", "20", "--max-connections-per-client", "4", "--header-timeout", "2"});
   ASSERT_TRUE(server);
   // Five hosts hold four connections each. The readiness probe's connection may still count
   // for a moment after start(), so a held one refused meanwhile is opened again until all 20
@@ -554,7 +572,8 @@ TEST(ServerSlowClients, FullServerRefusesAtOnceAndSlowBodiesAreCutOff) {
 
   // Headers in time, then a 100 kB body at a few bytes a second: cut off after the 2-s grace.
   RawConnection trickle(server->port());
-  trickle.send_all("POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\nRIFF");
+  trickle.send_all(
+      "POST /v1/detect HTTP/1.1\r\nHost: x\r\nContent-Type: audio/wav\r\nContent-Length: 100000\r\n\r\nRIFF");
   const auto t1 = std::chrono::steady_clock::now();
   bool closed = false;
   for (int i = 0; i < 20 && !closed; ++i) {
@@ -595,21 +614,26 @@ TEST_F(Server, EightClientsTimesFiftyRequestsMatchTheCli) {
         auto res = (i % 2) ? c.Post("/v1/detect", bodies[k], "application/octet-stream")
                            : c.Post("/v1/detect", httplib::MultipartFormDataItems{{"audio", bodies[k], clips[k], ""}});
         std::string why;
-        if (!res) why = "no response: " + httplib::to_string(res.error());
-        else if (res->status != 200) why = std::to_string(res->status) + " " + res->body;
+        if (!res)
+          why = "no response: " + httplib::to_string(res.error());
+        else if (res->status != 200)
+          why = std::to_string(res->status) + " " + res->body;
         else {
           const auto got = json::parse(res->body, nullptr, false);
           const auto& w = want.at(clips[k]);
-          if (got.is_discarded() || got["num_segments"] != w["num_segments"] || got["cough_detected"] != w["cough_detected"] ||
+          if (got.is_discarded() || got["num_segments"] != w["num_segments"] ||
+              got["cough_detected"] != w["cough_detected"] ||
               std::fabs(got["bag_probability"].get<double>() - w["bag_probability"].get<double>()) > 1e-5 ||
               got["segment_probabilities"].size() != w["segment_probabilities"].size())
             why = "differs from the CLI: " + res->body;
           else
             for (std::size_t s = 0; s < got["segment_probabilities"].size(); ++s)
-              if (std::fabs(got["segment_probabilities"][s].get<double>() - w["segment_probabilities"][s].get<double>()) > 1e-5)
+              if (std::fabs(got["segment_probabilities"][s].get<double>() -
+                            w["segment_probabilities"][s].get<double>()) > 1e-5)
                 why = "segment differs from the CLI: " + res->body;
         }
-        if (why.empty()) ++ok;
+        if (why.empty())
+          ++ok;
         else {
           std::lock_guard lock(failures_mutex);
           failures.push_back(clips[k] + ": " + why);
@@ -646,7 +670,8 @@ TEST(ServerFlags, OverloadAnswers503WithRetryAfter) {
   int ok = 0, busy = 0;
   for (auto& f : results) {
     const auto [status, text] = f.get();
-    if (status == 200) ++ok;
+    if (status == 200)
+      ++ok;
     else if (status == 503) {
       ++busy;
       EXPECT_EQ(text.substr(0, text.find('|')), "1") << text;
@@ -676,7 +701,8 @@ TEST(ServerFlags, AudioDurationAndUploadLimits) {
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 413);
   ASSERT_TRUE(parse(res)["error"].is_string()) << res->body;
-  expect_envelope(c.Post("/v1/detect", audio_bytes("wav_s16_44k_6ch_cough.wav"), "audio/wav"), 413, "payload_too_large");
+  expect_envelope(c.Post("/v1/detect", audio_bytes("wav_s16_44k_6ch_cough.wav"), "audio/wav"), 413,
+                  "payload_too_large");
   res = c.Post("/v1/detect", audio_bytes("webm_opus_48k_stereo_2s.webm"), "audio/webm");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
@@ -828,14 +854,15 @@ TEST(ServerFlags, BadModelExits3AndBadFlagsExit2) {
   auto r = testing::run_cli("serve --model " + testing::quoted(model_path()) + " --port 70000");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--port"), std::string::npos) << r.output;
-  r = testing::run_cli("serve --model " + testing::quoted(model_path()) + " --max-connections 8 --max-connections-per-client 9");
+  r = testing::run_cli("serve --model " + testing::quoted(model_path()) +
+                       " --max-connections 8 --max-connections-per-client 9");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--max-connections-per-client"), std::string::npos) << r.output;
   r = testing::run_cli("serve --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--max-upload-mb", "--max-audio-seconds", "--queue-limit", "--save-uploads", "--cors-origin",
-                           "--max-connections", "--max-connections-per-client", "--header-timeout", "--min-upload-rate",
-                           "COUGHKIT_PORT"})
+  for (const char* flag :
+       {"--max-upload-mb", "--max-audio-seconds", "--queue-limit", "--save-uploads", "--cors-origin",
+        "--max-connections", "--max-connections-per-client", "--header-timeout", "--min-upload-rate", "COUGHKIT_PORT"})
     EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
 }
 
@@ -872,7 +899,8 @@ TEST(ServerFlags, LegacyV1AndCliAgreeOnAWebmNamedWavWithTheModelsThreshold) {
   EXPECT_NE(model_threshold, 0.61) << "the default model carries its own threshold";
 
   const std::string bytes = testing::file_contents(clip);
-  auto legacy = c.Post("/api/detect-cough", httplib::MultipartFormDataItems{{"audio", bytes, "cough.wav", "audio/wav"}});
+  auto legacy =
+      c.Post("/api/detect-cough", httplib::MultipartFormDataItems{{"audio", bytes, "cough.wav", "audio/wav"}});
   ASSERT_TRUE(legacy);
   ASSERT_EQ(legacy->status, 200) << legacy->body;
   const auto l = parse(legacy);
@@ -905,7 +933,8 @@ TEST(ServerJobs, LifecycleMatchesTheCliAndShortRequestsAreServedMeanwhile) {
   ASSERT_TRUE(server);
   auto c = server->client(30);
   const auto clip = ref_audio("mp3_22k_mono_long_60s.mp3");
-  auto res = c.Post("/v1/monitor?threshold=0.5&start_time=2026-12-01T23:59:30", testing::file_contents(clip), "audio/mpeg");
+  auto res =
+      c.Post("/v1/monitor?threshold=0.5&start_time=2026-12-01T23:59:30", testing::file_contents(clip), "audio/mpeg");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 202) << res->body;
   const std::string id = parse(res)["id"];
@@ -932,7 +961,8 @@ TEST(ServerJobs, LifecycleMatchesTheCliAndShortRequestsAreServedMeanwhile) {
   EXPECT_EQ(svg->status, 200);
   EXPECT_NE(svg->get_header_value("Content-Type").find("image/svg+xml"), std::string::npos);
   EXPECT_NE(svg->body.find("class=\"track\""), std::string::npos);
-  std::printf("[jobs] 60-s job done (running seen: %s); a /v1/detect meanwhile took %.2f s\n", saw_running ? "yes" : "no", short_s);
+  std::printf("[jobs] 60-s job done (running seen: %s); a /v1/detect meanwhile took %.2f s\n",
+              saw_running ? "yes" : "no", short_s);
 
   // The table holds two jobs: this one (done, kept) and one more; a third is refused.
   res = c.Post("/v1/monitor", testing::file_contents(clip), "audio/mpeg");
@@ -947,7 +977,8 @@ TEST(ServerJobs, LifecycleMatchesTheCliAndShortRequestsAreServedMeanwhile) {
   EXPECT_EQ(res->status, 200);
   expect_envelope(c.Get("/v1/jobs/" + second), 404, "job_not_found");
   expect_envelope(c.Get("/v1/jobs/nonsense"), 404, "job_not_found");
-  expect_envelope(c.Post("/v1/monitor?hop_seconds=5", testing::file_contents(clip), "audio/mpeg"), 400, "invalid_argument");
+  expect_envelope(c.Post("/v1/monitor?hop_seconds=5", testing::file_contents(clip), "audio/mpeg"), 400,
+                  "invalid_argument");
   // A failed job says why.
   res = c.Post("/v1/monitor", std::string("not audio at all"), "audio/wav");
   ASSERT_EQ(res->status, 202) << res->body;
@@ -960,13 +991,16 @@ TEST(ServerJobs, LifecycleMatchesTheCliAndShortRequestsAreServedMeanwhile) {
 
   // The report equals the command line's on the same file with the same settings.
   const auto& report = job["report"];
-  const auto cli = testing::run_cli("--log-level warn monitor --json --track --threads 1 --threshold 0.5 --start-time "
-                                    "2026-12-01T23:59:30 --model " + testing::quoted(model_path()) + " " + testing::quoted(clip));
+  const auto cli = testing::run_cli(
+      "--log-level warn monitor --json --track --threads 1 --threshold 0.5 --start-time "
+      "2026-12-01T23:59:30 --model " +
+      testing::quoted(model_path()) + " " + testing::quoted(clip));
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
   const auto want = testing::json_lines(cli.output).at(0);
   ASSERT_EQ(report["track"]["probabilities"].size(), want["track"]["probabilities"].size());
   for (std::size_t i = 0; i < want["track"]["probabilities"].size(); ++i)
-    EXPECT_NEAR(report["track"]["probabilities"][i].get<double>(), want["track"]["probabilities"][i].get<double>(), 1e-5);
+    EXPECT_NEAR(report["track"]["probabilities"][i].get<double>(), want["track"]["probabilities"][i].get<double>(),
+                1e-5);
   EXPECT_EQ(report["events"].size(), want["events"].size());
   EXPECT_EQ(report["cough_count"], want["cough_count"]);
   EXPECT_EQ(report["hourly"][0]["wall_start"], "2026-12-01T23:59:30");

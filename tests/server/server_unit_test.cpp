@@ -82,13 +82,17 @@ TEST(Metrics, PrometheusTextWithHelpTypeAndCumulativeBuckets) {
   EXPECT_NE(text.find("# HELP coughkit_http_requests_total "), std::string::npos);
   EXPECT_NE(text.find("# TYPE coughkit_http_requests_total counter"), std::string::npos);
   EXPECT_NE(text.find("coughkit_http_requests_total{route=\"/v1/detect\",method=\"POST\",status=\"200\"} 2\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("coughkit_http_request_duration_seconds_bucket{route=\"/v1/detect\",le=\"0.005\"} 1\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("coughkit_http_request_duration_seconds_bucket{route=\"/v1/detect\",le=\"0.05\"} 2\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("coughkit_http_request_duration_seconds_bucket{route=\"/v1/detect\",le=\"+Inf\"} 3\n"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("coughkit_http_request_duration_seconds_count{route=\"/v1/detect\"} 3\n"), std::string::npos);
   EXPECT_NE(text.find("coughkit_audio_seconds_total 2.5\n"), std::string::npos);
   EXPECT_NE(text.find("coughkit_segments_total 2\n"), std::string::npos);

@@ -47,13 +47,13 @@ void write_wav_s16(const std::filesystem::path& path, std::span<const std::int16
   b += "RIFF";
   le(36 + data_bytes, 4);
   b += "WAVEfmt ";
-  le(16, 4);              // fmt chunk size
-  le(1, 2);               // PCM
+  le(16, 4);  // fmt chunk size
+  le(1, 2);   // PCM
   le(ch, 2);
   le(static_cast<std::uint64_t>(rate), 4);
   le(static_cast<std::uint64_t>(rate) * ch * 2, 4);  // bytes per second
-  le(ch * 2, 2);          // bytes per frame
-  le(16, 2);              // bits per sample
+  le(ch * 2, 2);                                     // bytes per frame
+  le(16, 2);                                         // bits per sample
   b += "data";
   le(data_bytes, 4);
   for (const std::int16_t v : interleaved) le(static_cast<std::uint16_t>(v), 2);

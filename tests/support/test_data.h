@@ -16,10 +16,10 @@
 namespace coughkit::testing {
 
 std::filesystem::path source_dir();
-std::filesystem::path testdata_dir();          // build/testdata (scratch space for tests)
-std::filesystem::path reference_dir();         // build/testdata/reference
+std::filesystem::path testdata_dir();                      // build/testdata (scratch space for tests)
+std::filesystem::path reference_dir();                     // build/testdata/reference
 std::optional<std::filesystem::path> shared_golden_dir();  // nullopt when absent
-std::filesystem::path cli_path();              // build/bin/coughkit
+std::filesystem::path cli_path();                          // build/bin/coughkit
 
 // manifest.json of a reference set, parsed. Throws when it is missing: a parity test
 // without its reference must fail.

@@ -63,7 +63,8 @@ TEST(TorchCli, BadBackendUsesSayWhat) {
   auto r = run_cli("detect --backend torch --model model.onnx " + quoted(fixture("clip.wav")));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("checkpoint"), std::string::npos) << r.output;
-  r = run_cli("detect --backend tensorflow --model " + quoted(fixture("model.pth")) + " " + quoted(fixture("clip.wav")));
+  r = run_cli("detect --backend tensorflow --model " + quoted(fixture("model.pth")) + " " +
+              quoted(fixture("clip.wav")));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = run_cli("bench --backend torch --model " + quoted(fixture("model.pth")));
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -7,14 +7,14 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/csrc/jit/serialization/pickle.h>
+#include <nlohmann/json.hpp>
 
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint/sha256.h"
 #include "common/error.h"
-#include "export/checkpoint_model.h"
 #include "detection/model_factory.h"
+#include "export/checkpoint_model.h"
 #include "io/npy.h"
 #include "model/engine.h"
 #include "support/compare.h"
@@ -91,7 +91,9 @@ TEST(TorchModel, StateDictKeysShapesAndOrderAreExactlyPyTorchs) {
     const auto& [name, tensor] = sd[i];
     EXPECT_EQ(name, expected[i][0].get<std::string>()) << "at " << i;
     EXPECT_EQ(tensor.sizes().vec(), expected[i][1].get<std::vector<std::int64_t>>()) << name;
-    EXPECT_EQ(tensor.dtype() == torch::kInt64 ? "int64" : tensor.dtype() == torch::kFloat32 ? "float32" : "other",
+    EXPECT_EQ(tensor.dtype() == torch::kInt64     ? "int64"
+              : tensor.dtype() == torch::kFloat32 ? "float32"
+                                                  : "other",
               expected[i][2].get<std::string>())
         << name;
   }
@@ -213,9 +215,14 @@ TEST(TorchCheckpoint, SaveCheckpointReadsBackInPythonAndInCoughkitsReader) {
   info.epoch = 12;
   info.val_auc = 0.9375;
   info.val_ap = 0.90625;
-  info.config = {{"threshold", 0.45},        {"highpass_hz", 60.0},  {"epochs", 30},
-                 {"augment", true},          {"model", "AttnMILResNet"}, {"classes", {"cough", "other"}},
-                 {"nested", {{"a", 1}, {"b", nullptr}}}, {"big", 18446744073709551615ull}};
+  info.config = {{"threshold", 0.45},
+                 {"highpass_hz", 60.0},
+                 {"epochs", 30},
+                 {"augment", true},
+                 {"model", "AttnMILResNet"},
+                 {"classes", {"cough", "other"}},
+                 {"nested", {{"a", 1}, {"b", nullptr}}},
+                 {"big", 18446744073709551615ull}};
   const auto path = dir / "best_model.pth";
   save_checkpoint(path.string(), model, info);
   ASSERT_TRUE(fs::exists(path));
@@ -352,7 +359,8 @@ TEST(TorchBackend, RunnerMatchesPyTorchAndTheEngine) {
   const auto expected = read_json(fixture_dir() / "expected.json");
   const auto got = outputs_of(torch_out);
   for (int k = 0; k < 4; ++k) {
-    const auto d = testing::expect_close(got[k], values(expected[kOutputNames[k]]), k < 2 ? 1e-5 : 1e-4, kOutputNames[k]);
+    const auto d =
+        testing::expect_close(got[k], values(expected[kOutputNames[k]]), k < 2 ? 1e-5 : 1e-4, kOutputNames[k]);
     std::printf("[torch backend vs pytorch] %s: max |diff| = %.3g\n", kOutputNames[k], d.max_abs);
   }
 

@@ -120,8 +120,8 @@ class TrainCli : public ::testing::Test {
   }
   std::string train_args(const fs::path& out, int epochs) const {
     return "train --train-csv " + qp(data_ / "train.csv") + " --val-csv " + qp(data_ / "val.csv") + " --test-csv " +
-           qp(data_ / "test.csv") + " --cache " + qp(root_ / "cache") + " --out " + qp(out) +
-           " --epochs " + std::to_string(epochs) + " --batch-size 4 --lr 1e-3 --threads 2 --seed 7";
+           qp(data_ / "test.csv") + " --cache " + qp(root_ / "cache") + " --out " + qp(out) + " --epochs " +
+           std::to_string(epochs) + " --batch-size 4 --lr 1e-3 --threads 2 --seed 7";
   }
   fs::path root_, data_;
   std::vector<Row> train_, val_, test_;
@@ -135,9 +135,9 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   EXPECT_NE(run_a.output.find("epoch 1/2"), std::string::npos) << run_a.output;
   EXPECT_NE(run_a.output.find("*best*"), std::string::npos) << run_a.output;
   EXPECT_NE(run_a.output.find("14 clips"), std::string::npos) << run_a.output;
-  for (const char* f : {"best_model.pth", "last_checkpoint.pth", "last_optimizer.pt", "train_state.json", "metrics.json", "history.csv",
-                        "steps.csv", "training_curves.svg", "roc_train.svg", "roc_val.svg", "roc_test.svg", "pr_train.svg", "pr_val.svg",
-                        "pr_test.svg"}) {
+  for (const char* f : {"best_model.pth", "last_checkpoint.pth", "last_optimizer.pt", "train_state.json",
+                        "metrics.json", "history.csv", "steps.csv", "training_curves.svg", "roc_train.svg",
+                        "roc_val.svg", "roc_test.svg", "pr_train.svg", "pr_val.svg", "pr_test.svg"}) {
     EXPECT_TRUE(fs::exists(a / f)) << f;
   }
   const auto metrics = nlohmann::json::parse(testing::file_contents(a / "metrics.json"));
@@ -172,8 +172,9 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   std::string images;
   for (const auto& row : val_) images += " " + qp(cache.entry_path(row.file));
   const fs::path py_out = root_ / "python_outputs.json";
-  const auto py = run_command(std::string(COUGHKIT_PYTHON) + " " + COUGHKIT_TRAIN_STEP_PY + " forward --threads 2 --checkpoint " +
-                              qp(a / "best_model.pth") + " --out " + qp(py_out) + images);
+  const auto py =
+      run_command(std::string(COUGHKIT_PYTHON) + " " + COUGHKIT_TRAIN_STEP_PY + " forward --threads 2 --checkpoint " +
+                  qp(a / "best_model.pth") + " --out " + qp(py_out) + images);
   ASSERT_EQ(py.exit_code, 0) << py.output;
   const auto expected = nlohmann::json::parse(testing::file_contents(py_out)).at("bags");
   torch::set_num_threads(2);
@@ -185,10 +186,12 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
     const auto s = static_cast<std::int64_t>(mel.shape[0]);
     auto x = images_to_input(torch::from_blob(const_cast<float*>(mel.data.data()), {s, 224, 224}).clone()).unsqueeze(0);
     const auto out = model->forward(x, torch::ones({1, s}, torch::kBool));
-    worst = std::max(worst, std::abs(out.bag_probability.item<double>() - expected[i]["bag_probability"].get<double>()));
+    worst =
+        std::max(worst, std::abs(out.bag_probability.item<double>() - expected[i]["bag_probability"].get<double>()));
     worst = std::max(worst, std::abs(out.bag_logit.item<double>() - expected[i]["bag_logit"].get<double>()));
     for (std::int64_t j = 0; j < s; ++j) {
-      worst = std::max(worst, std::abs(out.segment_logits[0][j].item<double>() - expected[i]["segment_logits"][j].get<double>()));
+      worst = std::max(
+          worst, std::abs(out.segment_logits[0][j].item<double>() - expected[i]["segment_logits"][j].get<double>()));
     }
   }
   EXPECT_LE(worst, 1e-5);
@@ -203,7 +206,8 @@ TEST_F(TrainCli, TrainsWritesOutputsResumesAndRoundTrips) {
   const fs::path b = root_ / "b";
   const auto run_b1 = run_cli(train_args(b, 1));
   ASSERT_EQ(run_b1.exit_code, 0) << run_b1.output;
-  EXPECT_NE(run_b1.output.find("0 computed"), std::string::npos) << "features should come from the cache\n" << run_b1.output;
+  EXPECT_NE(run_b1.output.find("0 computed"), std::string::npos) << "features should come from the cache\n"
+                                                                 << run_b1.output;
   const auto run_b2 = run_cli(train_args(b, 2));
   ASSERT_EQ(run_b2.exit_code, 0) << run_b2.output;
   EXPECT_NE(run_b2.output.find("continuing with epoch 2"), std::string::npos) << run_b2.output;
@@ -224,8 +228,8 @@ TEST_F(TrainCli, SkipsUnusableRowsAndRefusesAnEmptyTrainingSet) {
   rows.push_back({"not_audio.wav", 0});
   write_csv(data_ / "partial.csv", rows);
   const fs::path out = root_ / "partial";
-  const auto run = run_cli("train --train-csv " + qp(data_ / "partial.csv") + " --val-csv " + qp(data_ / "val.csv") + " --out " +
-                           qp(out) + " --epochs 1 --batch-size 2 --max-steps-per-epoch 1 --threads 2");
+  const auto run = run_cli("train --train-csv " + qp(data_ / "partial.csv") + " --val-csv " + qp(data_ / "val.csv") +
+                           " --out " + qp(out) + " --epochs 1 --batch-size 2 --max-steps-per-epoch 1 --threads 2");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("missing_1.wav"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("not_audio.wav"), std::string::npos) << run.output;
@@ -239,13 +243,13 @@ TEST_F(TrainCli, SkipsUnusableRowsAndRefusesAnEmptyTrainingSet) {
 
   // Nothing usable to train on: a clear error, exit 3.
   write_csv(data_ / "empty.csv", {{"missing_1.wav", 1}, {"missing_2.wav", 0}});
-  const auto empty = run_cli("train --train-csv " + qp(data_ / "empty.csv") + " --val-csv " + qp(data_ / "val.csv") + " --out " +
-                             qp(root_ / "empty"));
+  const auto empty = run_cli("train --train-csv " + qp(data_ / "empty.csv") + " --val-csv " + qp(data_ / "val.csv") +
+                             " --out " + qp(root_ / "empty"));
   EXPECT_EQ(empty.exit_code, 3) << empty.output;
   EXPECT_NE(empty.output.find("no usable training bags"), std::string::npos) << empty.output;
   // A CSV that does not exist: exit 3 too; a bad flag: usage error.
-  const auto no_csv = run_cli("train --train-csv " + qp(data_ / "nope.csv") + " --val-csv " + qp(data_ / "val.csv") + " --out " +
-                              qp(root_ / "nope"));
+  const auto no_csv = run_cli("train --train-csv " + qp(data_ / "nope.csv") + " --val-csv " + qp(data_ / "val.csv") +
+                              " --out " + qp(root_ / "nope"));
   EXPECT_EQ(no_csv.exit_code, 3) << no_csv.output;
   const auto bad = run_cli("train --train-csv a.csv --val-csv b.csv --out x --batch-size 1");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;

@@ -47,7 +47,8 @@ TEST(TrainStep, MatchesPyTorch) {
 
   // The batch, assembled by the trainer, is PyTorch's padded batch.
   std::vector<Bag> bags;
-  for (std::size_t i = 0; i < labels.size(); ++i) bags.push_back(bag_from_npy(kDir / ("bag" + std::to_string(i) + ".npy"), labels[i]));
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    bags.push_back(bag_from_npy(kDir / ("bag" + std::to_string(i) + ".npy"), labels[i]));
   std::vector<const Bag*> ptrs;
   for (const Bag& b : bags) ptrs.push_back(&b);
   const Batch batch = make_batch(ptrs);
@@ -85,7 +86,8 @@ TEST(TrainStep, MatchesPyTorch) {
     // about lr, Adam's first step being lr * g / (|g| + eps).
     if (name.find("running_") == std::string::npos) {
       const auto& before = initial.state.at(name).data;
-      for (std::size_t i = 0; i < want.size(); ++i) worst_change = std::max(worst_change, static_cast<double>(std::abs(want[i] - before[i])));
+      for (std::size_t i = 0; i < want.size(); ++i)
+        worst_change = std::max(worst_change, static_cast<double>(std::abs(want[i] - before[i])));
     }
     ++compared;
   }
@@ -93,9 +95,11 @@ TEST(TrainStep, MatchesPyTorch) {
   EXPECT_GT(worst_change, 5e-5);
   EXPECT_LT(worst_change, 2e-4);
   EXPECT_LE(worst, 1e-5) << "worst key " << worst_key;
-  std::printf("one step vs PyTorch: input max diff %.3g, loss %.9g vs %.9g (rel %.3g), %zu tensors, weights/buffers max diff %.3g (%s), "
-              "largest change of a parameter in the step %.3g\n",
-              input_diff, loss, ref_loss, loss_rel, compared, worst, worst_key.c_str(), worst_change);
+  std::printf(
+      "one step vs PyTorch: input max diff %.3g, loss %.9g vs %.9g (rel %.3g), %zu tensors, weights/buffers max diff "
+      "%.3g (%s), "
+      "largest change of a parameter in the step %.3g\n",
+      input_diff, loss, ref_loss, loss_rel, compared, worst, worst_key.c_str(), worst_change);
 }
 
 }  // namespace

@@ -8,11 +8,11 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "modules/torch_module.h"
 #include "training/augment.h"
 #include "training/bag_dataset.h"
 #include "training/metrics.h"
 #include "training/plots.h"
-#include "modules/torch_module.h"
 #include "training/train_loop.h"
 
 namespace coughkit::training {
@@ -53,9 +53,10 @@ TEST(TrainMetrics, MatchesNumpyPortOfSklearn) {
   // sklearn's _binary_clf_curve + trapezoid (roc_auc_score) and average_precision_score.
   const std::vector<float> y{1, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 0,
                              0, 0, 0, 1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1};
-  const std::vector<float> s{0.5f, 0.1f, 0.7f, 0.3f, 0.9f, 0.3f, 0.6f, 0.4f, 0.6f, 0.2f, 0.2f, 0.7f, 0.8f, 0.6f, 0.9f, 0.2f, 0.9f,
-                             0.2f, 1.0f, 0.6f, 0.6f, 1.0f, 0.8f, 0.8f, 0.1f, 0.4f, 0.1f, 0.2f, 0.2f, 0.9f, 0.1f, 0.3f, 0.5f, 0.8f,
-                             1.0f, 0.7f, 0.2f, 0.5f, 0.7f, 0.1f, 0.7f, 0.4f, 0.6f, 0.7f, 0.7f, 0.5f, 0.6f, 0.2f, 0.5f, 0.1f};
+  const std::vector<float> s{0.5f, 0.1f, 0.7f, 0.3f, 0.9f, 0.3f, 0.6f, 0.4f, 0.6f, 0.2f, 0.2f, 0.7f, 0.8f,
+                             0.6f, 0.9f, 0.2f, 0.9f, 0.2f, 1.0f, 0.6f, 0.6f, 1.0f, 0.8f, 0.8f, 0.1f, 0.4f,
+                             0.1f, 0.2f, 0.2f, 0.9f, 0.1f, 0.3f, 0.5f, 0.8f, 1.0f, 0.7f, 0.2f, 0.5f, 0.7f,
+                             0.1f, 0.7f, 0.4f, 0.6f, 0.7f, 0.7f, 0.5f, 0.6f, 0.2f, 0.5f, 0.1f};
   EXPECT_NEAR(roc_auc(s, y), 0.365874363327674, 1e-12);
   EXPECT_NEAR(average_precision(s, y), 0.3526991721728564, 1e-12);
 }
@@ -94,7 +95,8 @@ TEST(TrainMetrics, BestF1Threshold) {
   EXPECT_EQ(fp, 1u);
   // Perfect separation: the cut right below the positives, ties keep the higher threshold.
   const std::vector<float> y2{0, 0, 1, 1}, s2{0.1f, 0.2f, 0.7f, 0.9f};
-  EXPECT_DOUBLE_EQ(best_f1_threshold(s2, y2, 0.61).threshold, (static_cast<double>(0.7f) + static_cast<double>(0.2f)) / 2.0);
+  EXPECT_DOUBLE_EQ(best_f1_threshold(s2, y2, 0.61).threshold,
+                   (static_cast<double>(0.7f) + static_cast<double>(0.2f)) / 2.0);
   // Undefined: the fallback.
   const std::vector<float> zeros{0, 0, 0}, three{0.1f, 0.2f, 0.3f};
   const ThresholdChoice none = best_f1_threshold(three, zeros, 0.61);
@@ -142,7 +144,8 @@ TEST(TrainAugment, AllFourOnEverySegment) {
     for (int r = 0; r < h; ++r) {
       for (int c = 0; c < w; ++c) {
         const std::size_t i = (static_cast<std::size_t>(seg) * h + r) * w + c;
-        const bool masked = (r >= t.freq_start && r < t.freq_start + 12) || (c >= t.time_start && c < t.time_start + 16);
+        const bool masked =
+            (r >= t.freq_start && r < t.freq_start + 12) || (c >= t.time_start && c < t.time_start + 16);
         if (masked) {
           ASSERT_EQ(images[i], 0.0f) << seg << "," << r << "," << c;
         } else {
