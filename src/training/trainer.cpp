@@ -24,6 +24,7 @@
 #include "features/feature_cache.h"
 #include "features/model_input_contract.h"
 #include "io/atomic_file.h"
+#include "training/allocator_tuning.h"
 #include "training/metrics.h"
 #include "training/plots.h"
 #include "training/torch_checkpoint.h"
@@ -404,6 +405,7 @@ TrainingRun::TrainingRun(const TrainOptions& options)
   fs::create_directories(out_dir_);
   threads_ =
       options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (!keep_large_allocations_in_heap()) spdlog::debug("allocator settings for training not applied");
   torch::set_num_threads(threads_);
   augment_.probability = options.augment_probability;
 }
