@@ -89,9 +89,9 @@ int main(int argc, char** argv) {
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
   }
 
-  for (int i = 0; i < args.warmup; ++i) train_step(model, *optimizer, batch, 1.0);
+  for (int i = 0; i < args.warmup; ++i) train_step(model, *optimizer, batch, LossOptions{});
   const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < args.steps; ++i) train_step(model, *optimizer, batch, 1.0);
+  for (int i = 0; i < args.steps; ++i) train_step(model, *optimizer, batch, LossOptions{});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double segments = static_cast<double>(args.steps) * args.bags * args.segments;
   const nlohmann::json out = {{"implementation", "coughkit (LibTorch " TORCH_VERSION ")"},

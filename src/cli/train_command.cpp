@@ -22,7 +22,10 @@ CommandRunner register_train(CLI::App& app) {
       "train", "Train an AttnMILResNet cough model on labelled clips (LibTorch, the reference recipe)");
   cmd->footer(
       "CSVs: `file_path,cough_label` with a header (extra columns ignored); paths relative to --base-dir, or to each\n"
-      "CSV's own directory. Features of every split are computed first into the cache (as `coughkit precompute`);\n"
+      "CSV's own directory. An optional `segment_labels` column (one 0/1 per 2-s segment, e.g. 00110; written by\n"
+      "`coughkit dataset build`) is what --segment-loss-weight learns from; a row whose count of labels differs\n"
+      "from its clip's segments is skipped and listed. Features of every split are computed first into the cache (as "
+      "`coughkit precompute`);\n"
       "clips that cannot be decoded are skipped and listed (log and metrics.json), never replaced by zeros. An empty\n"
       "training or validation set, or a training set with one class only, exits 3.\n"
       "\n"
@@ -99,6 +102,12 @@ CommandRunner register_train(CLI::App& app) {
   cmd->add_flag("--reference-padding", options->reference_padding,
                 "Run the zero images that pad short bags through the backbone, as the reference did (its BatchNorm\n"
                 "then counts them; ~3x the compute). Default: only real segments are computed");
+  cmd->add_option("--segment-loss-weight", options->segment_loss_weight,
+                  "Add this weight x a segment-level BCE (segment logits of the labelled segments vs the CSV's\n"
+                  "segment_labels, pos_weight = negative/positive training segments) to the bag loss, so that\n"
+                  "segment_probabilities mean \"this 2-s segment holds a cough\". 0 = the reference recipe")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
   cmd->add_option("--max-steps-per-epoch", options->max_steps_per_epoch,
                   "Stop each epoch after this many steps (0 = all; for quick runs)")
       ->check(CLI::NonNegativeNumber)

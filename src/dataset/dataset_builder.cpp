@@ -21,6 +21,7 @@
 #include "dataset/mixing.h"
 #include "dataset/output_files.h"
 #include "dataset/rng.h"
+#include "dataset/segment_labels.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -453,7 +454,7 @@ void write_scene_lists(const fs::path& out, const std::vector<SceneSpec>& specs,
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const int label = scenes.records[i].at("label").get<int>();
     const int split = static_cast<int>(specs[i].split);
-    rows[split].push_back({specs[i].file, label});
+    rows[split].push_back({specs[i].file, label, segment_labels_text(scene_segment_labels(scenes.records[i]))});
     jsonl += scenes.records[i].dump() + "\n";
     auto& s = summary.splits[split];
     ++s.scenes;

@@ -132,8 +132,8 @@ std::string csv_row(const std::vector<std::string>& fields) {
 }
 
 std::string labels_csv(const std::vector<LabelRow>& rows) {
-  std::string out = "file_path,cough_label\n";
-  for (const auto& r : rows) out += csv_row({r.file_path, r.cough_label ? "1" : "0"});
+  std::string out = "file_path,cough_label,segment_labels\n";
+  for (const auto& r : rows) out += csv_row({r.file_path, r.cough_label ? "1" : "0", r.segment_labels});
   return out;
 }
 

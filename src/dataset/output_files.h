@@ -54,10 +54,12 @@ std::string csv_field(std::string_view value);
 // Fields joined by commas, terminated by "\n".
 std::string csv_row(const std::vector<std::string>& fields);
 
-// A training list: header "file_path,cough_label", then "path,1" / "path,0" per row.
+// A training list: header "file_path,cough_label,segment_labels", then "path,1,0110" /
+// "path,0,0000" per row (segment_labels.h).
 struct LabelRow {
   std::string file_path;  // relative to the dataset directory
   int cough_label = 0;
+  std::string segment_labels;  // one '0'/'1' per segment
 };
 std::string labels_csv(const std::vector<LabelRow>& rows);
 

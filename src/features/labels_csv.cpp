@@ -105,13 +105,14 @@ std::vector<LabelledClip> read_labels_csv(const std::string& csv_path) {
     throw InputError(fmt::format("{}: empty CSV (expected a header with file_path,cough_label)", csv_path));
 
   const auto& header = records.front();
-  std::optional<std::size_t> path_col, label_col;
+  std::optional<std::size_t> path_col, label_col, segments_col;
   std::string columns;
   for (std::size_t c = 0; c < header.fields.size(); ++c) {
     const std::string name = trim(header.fields[c]);
     columns += (c ? ", " : "") + name;
     if (name == "file_path" && !path_col) path_col = c;
     if (name == "cough_label" && !label_col) label_col = c;
+    if (name == "segment_labels" && !segments_col) segments_col = c;
   }
   if (!path_col || !label_col)
     throw InputError(fmt::format("{}:{}: missing column{} {} in the header (found: {}); expected file_path,cough_label",
@@ -137,6 +138,15 @@ std::vector<LabelledClip> read_labels_csv(const std::string& csv_path) {
     if (!clip.label && std::find(kFalse.begin(), kFalse.end(), label) == kFalse.end())
       spdlog::warn("{}:{}: cough_label '{}' is not one of true/1/yes/y/false/0/no/n; read as 0 (no cough)", csv_path,
                    rec.line, raw);
+    if (segments_col && *segments_col < rec.fields.size()) {
+      for (const char ch : rec.fields[*segments_col]) {
+        if (ch == ' ') continue;
+        if (ch != '0' && ch != '1')
+          throw InputError(fmt::format("{}:{}: segment_labels '{}' is not a string of 0 and 1, one per segment",
+                                       csv_path, rec.line, rec.fields[*segments_col]));
+        clip.segment_labels.push_back(static_cast<std::uint8_t>(ch - '0'));
+      }
+    }
     rows.push_back(std::move(clip));
   }
   return rows;

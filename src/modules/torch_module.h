@@ -37,6 +37,9 @@ struct TrainOptions {
   // counts the zero images). Off: only real segments are computed (AttnMILResNetImpl::
   // set_skip_padding), about a third of the work on 1-17-segment bags.
   bool reference_padding = false;
+  // Weight of the segment term added to the bag loss (docs/pipeline.md section 8); 0 = the
+  // reference recipe. > 0 needs training bags with segment labels.
+  double segment_loss_weight = 0;
   bool progress = true;  // progress bar on a terminal
 
   void Validate() const;  // throws ConfigError naming the field
@@ -59,6 +62,7 @@ inline void TrainOptions::Validate() const {
   if (threads < 0) fail("threads must be >= 0");
   if (!(highpass_hz >= 0 && highpass_hz < 8000)) fail("highpass_hz must be in [0, 8000)");
   if (max_steps_per_epoch < 0) fail("max_steps_per_epoch must be >= 0");
+  if (!(segment_loss_weight >= 0 && segment_loss_weight <= 100)) fail("segment_loss_weight must be in [0, 100]");
 }
 
 inline constexpr int kTorchModuleAbi = 1;

@@ -28,6 +28,19 @@ std::size_t BagSplit::total_segments() const {
   return n;
 }
 
+std::size_t BagSplit::labelled_segments() const {
+  std::size_t n = 0;
+  for (const Bag& b : bags) n += b.segment_labels.size();
+  return n;
+}
+
+std::size_t BagSplit::positive_segments() const {
+  std::size_t n = 0;
+  for (const Bag& b : bags)
+    for (const float v : b.segment_labels) n += v != 0.0f;
+  return n;
+}
+
 LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::string& base_dir,
                          const features::FeatureCache& cache, const features::FeaturePipeline& pipeline, int threads,
                          const std::function<void(std::size_t, std::size_t, const std::string&)>& progress) {
@@ -75,7 +88,13 @@ LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::
           skip("no segments");
           continue;
         }
-        split.bags.push_back({row.file_path, row.label ? 1.0f : 0.0f, images->segments, std::move(images->half)});
+        if (!row.segment_labels.empty() && row.segment_labels.size() != images->segments) {
+          skip(fmt::format("segment_labels has {} labels, the clip has {} segments", row.segment_labels.size(),
+                           images->segments));
+          continue;
+        }
+        split.bags.push_back({row.file_path, row.label ? 1.0f : 0.0f, images->segments, std::move(images->half),
+                              std::vector<float>(row.segment_labels.begin(), row.segment_labels.end())});
       } catch (const InputError& e) {
         skip(e.what());
       }

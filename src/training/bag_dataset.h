@@ -19,6 +19,10 @@ struct Bag {
   float label = 0.0f;     // 1 = cough
   std::size_t segments = 0;
   std::vector<std::uint16_t> half;  // segments x 224 x 224 IEEE half bits, C order, [-1, 1]
+  // One 0/1 per segment when the CSV gives segment labels (features/labels_csv.h); empty
+  // otherwise. Only the segment loss reads them (train_loop.h, LossOptions).
+  std::vector<float> segment_labels;
+  bool has_segment_labels() const { return !segment_labels.empty(); }
 
   // The images widened to float32 (exact) into `out` (segments x 224 x 224 floats).
   void to_float(float* out) const;
@@ -37,6 +41,9 @@ struct BagSplit {
   std::size_t positives() const;
   std::size_t negatives() const { return bags.size() - positives(); }
   std::size_t total_segments() const;
+  // Segments with a label, and those labelled 1 (0 when no bag has segment labels).
+  std::size_t labelled_segments() const;
+  std::size_t positive_segments() const;
 };
 
 // Where a BagSplit comes from: its name and its CSV.
@@ -52,8 +59,9 @@ struct LoadedSplits {
 
 // Reads each CSV (features::read_labels_csv), computes the missing/stale cache entries of
 // all of them in one precompute pass (audio paths resolved against `base_dir`, or each CSV's
-// own directory when empty), then loads every entry. Rows whose audio fails, or whose entry
-// is unreadable, are skipped and listed. Throws InputError for an unreadable CSV.
+// own directory when empty), then loads every entry. Rows whose audio fails, whose entry
+// is unreadable, or whose segment labels do not number the clip's segments are skipped and
+// listed. Throws InputError for an unreadable CSV.
 // `progress(done, total, file_path)` follows the precompute.
 LoadedSplits load_splits(const std::vector<BagSplitSource>& sources, const std::string& base_dir,
                          const features::FeatureCache& cache, const features::FeaturePipeline& pipeline, int threads,

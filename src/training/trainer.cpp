@@ -52,9 +52,12 @@ Batch make_batch(std::span<const Bag* const> bags, const AugmentOptions* augment
   }
   const auto b = static_cast<std::int64_t>(bags.size()), s = static_cast<std::int64_t>(max_segments);
   Batch batch{torch::zeros({b, s, 3, kImageSize, kImageSize}, torch::kFloat32), torch::zeros({b, s}, torch::kBool),
-              torch::empty({b}, torch::kFloat32)};
+              torch::empty({b}, torch::kFloat32), torch::zeros({b, s}, torch::kFloat32),
+              torch::zeros({b, s}, torch::kBool)};
   std::vector<float> images;
   auto labels = batch.labels.accessor<float, 1>();
+  auto segment_labels = batch.segment_labels.accessor<float, 2>();
+  auto segment_labelled = batch.segment_labelled.accessor<bool, 2>();
   for (std::int64_t i = 0; i < b; ++i) {
     const Bag& bag = *bags[static_cast<std::size_t>(i)];
     const auto n = static_cast<std::int64_t>(bag.segments);
@@ -65,6 +68,15 @@ Batch make_batch(std::span<const Bag* const> bags, const AugmentOptions* augment
     batch.inputs[i].narrow(0, 0, n).copy_(images_to_input(view));
     batch.mask[i].narrow(0, 0, n).fill_(true);
     labels[i] = bag.label;
+    if (bag.has_segment_labels()) {
+      if (bag.segment_labels.size() != bag.segments)
+        throw std::invalid_argument(fmt::format("make_batch: bag {} has {} segment labels for {} segments",
+                                                bag.file_path, bag.segment_labels.size(), bag.segments));
+      for (std::int64_t j = 0; j < n; ++j) {
+        segment_labels[i][j] = bag.segment_labels[static_cast<std::size_t>(j)];
+        segment_labelled[i][j] = true;
+      }
+    }
   }
   return batch;
 }
@@ -74,11 +86,24 @@ torch::Tensor bag_loss(const torch::Tensor& bag_logit, const torch::Tensor& labe
   return torch::binary_cross_entropy_with_logits(bag_logit, labels, {}, weight, at::Reduction::Mean);
 }
 
-double train_step(AttnMILResNet& model, torch::optim::Optimizer& optimizer, const Batch& batch, double pos_weight) {
+torch::Tensor segment_loss(const torch::Tensor& segment_logits, const Batch& batch, double pos_weight) {
+  if (!batch.segment_labelled.defined() || !batch.segment_labelled.any().item<bool>()) return {};
+  const auto weight = torch::full({1}, pos_weight, torch::kFloat32);
+  return torch::binary_cross_entropy_with_logits(segment_logits.masked_select(batch.segment_labelled),
+                                                 batch.segment_labels.masked_select(batch.segment_labelled), {}, weight,
+                                                 at::Reduction::Mean);
+}
+
+double train_step(AttnMILResNet& model, torch::optim::Optimizer& optimizer, const Batch& batch,
+                  const LossOptions& options) {
   model->train();
   optimizer.zero_grad();
   const AttnMILOutputs out = model->forward(batch.inputs, batch.mask);
-  torch::Tensor loss = bag_loss(out.bag_logit, batch.labels, pos_weight);
+  torch::Tensor loss = bag_loss(out.bag_logit, batch.labels, options.pos_weight);
+  if (options.segment_weight > 0) {
+    if (const torch::Tensor term = segment_loss(out.segment_logits, batch, options.segment_pos_weight); term.defined())
+      loss = loss + options.segment_weight * term;
+  }
   loss.backward();
   optimizer.step();
   return loss.item<double>();
@@ -110,8 +135,10 @@ Evaluation evaluate(AttnMILResNet& model, const std::vector<Bag>& bags, int batc
     ev.labels[i] = bags[i].label;
     ev.n_positive += bags[i].label != 0.0f;
   }
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  ev.segment_roc_auc = ev.segment_average_precision = ev.negative_segments_low_share = kNaN;
   if (bags.empty()) {
-    ev.loss = ev.accuracy = ev.roc_auc = ev.average_precision = std::numeric_limits<double>::quiet_NaN();
+    ev.loss = ev.accuracy = ev.roc_auc = ev.average_precision = kNaN;
     return ev;
   }
   // Similar lengths together: less padding to compute, same results (eval mode).
@@ -123,6 +150,8 @@ Evaluation evaluate(AttnMILResNet& model, const std::vector<Bag>& bags, int batc
   model->eval();
   torch::NoGradGuard no_grad;
   double loss_sum = 0;
+  std::vector<float> segment_probabilities, segment_labels;
+  std::size_t low_negative_segments = 0;
   const auto weight = torch::full({1}, pos_weight, torch::kFloat32);
   const std::size_t step = static_cast<std::size_t>(std::max(1, batch_size));
   for (std::size_t start = 0; start < order.size(); start += step) {
@@ -135,12 +164,37 @@ Evaluation evaluate(AttnMILResNet& model, const std::vector<Bag>& bags, int batc
     const auto probs = out.bag_probability.contiguous();
     const float* p = probs.data_ptr<float>();
     for (std::size_t j = 0; j < chunk.size(); ++j) ev.probabilities[order[start + j]] = p[j];
+    const auto segment_probs = out.segment_probabilities.contiguous();
+    const auto sp = segment_probs.accessor<float, 2>();
+    for (std::size_t j = 0; j < chunk.size(); ++j) {
+      const Bag& bag = *chunk[j];
+      for (std::size_t k = 0; k < bag.segments; ++k) {
+        const float prob = sp[static_cast<std::int64_t>(j)][static_cast<std::int64_t>(k)];
+        if (bag.has_segment_labels()) {
+          segment_probabilities.push_back(prob);
+          segment_labels.push_back(bag.segment_labels[k]);
+        }
+        if (bag.label == 0.0f) {
+          ++ev.n_negative_bag_segments;
+          low_negative_segments += prob <= 0.1f;
+        }
+      }
+    }
     if (progress) progress(std::min(order.size(), start + step), order.size());
   }
   ev.loss = loss_sum / static_cast<double>(bags.size());
   ev.accuracy = accuracy(ev.probabilities, ev.labels, 0.5);
   ev.roc_auc = roc_auc(ev.probabilities, ev.labels);
   ev.average_precision = average_precision(ev.probabilities, ev.labels);
+  ev.n_labelled_segments = segment_labels.size();
+  if (!segment_labels.empty()) {
+    ev.segment_roc_auc = roc_auc(segment_probabilities, segment_labels);
+    ev.segment_average_precision = average_precision(segment_probabilities, segment_labels);
+  }
+  if (ev.n_negative_bag_segments > 0) {
+    ev.negative_segments_low_share =
+        static_cast<double>(low_negative_segments) / static_cast<double>(ev.n_negative_bag_segments);
+  }
   return ev;
 }
 
@@ -269,12 +323,13 @@ json options_json(const TrainOptions& o) {
           {"init", o.init},
           {"resume", o.resume},
           {"highpass_hz", plain(o.highpass_hz)},
-          {"max_steps_per_epoch", o.max_steps_per_epoch}};
+          {"max_steps_per_epoch", o.max_steps_per_epoch},
+          {"segment_loss_weight", o.segment_loss_weight}};
 }
 
 // The `config` of the checkpoints: the recipe, the preprocessing the model expects, its
 // decision threshold and the datasets (file names only, no directories).
-json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_weight, std::size_t n_train,
+json checkpoint_config(const TrainOptions& o, const TrainState& s, const LossOptions& loss, std::size_t n_train,
                        std::size_t n_val) {
   return {{"model", "AttnMILResNet"},
           {"backbone", "resnet18"},
@@ -293,7 +348,9 @@ json checkpoint_config(const TrainOptions& o, const TrainState& s, double pos_we
           {"seed", o.seed},
           {"max_steps_per_epoch", o.max_steps_per_epoch},
           {"init", file_name(o.init)},
-          {"pos_weight", pos_weight},
+          {"pos_weight", loss.pos_weight},
+          {"segment_loss_weight", loss.segment_weight},
+          {"segment_pos_weight", loss.segment_pos_weight},
           {"highpass_hz", plain(o.highpass_hz)},
           {"threshold", s.threshold},
           {"threshold_source",
@@ -349,7 +406,12 @@ json evaluation_json(const Evaluation& ev, double threshold) {
           {"average_precision", number(ev.average_precision)},
           {"accuracy_at_threshold", number(accuracy(ev.probabilities, ev.labels, threshold))},
           {"n_bags", ev.n_bags},
-          {"n_positive", ev.n_positive}};
+          {"n_positive", ev.n_positive},
+          {"segment_roc_auc", number(ev.segment_roc_auc)},
+          {"segment_average_precision", number(ev.segment_average_precision)},
+          {"n_labelled_segments", ev.n_labelled_segments},
+          {"negative_segments_at_most_0_1", number(ev.negative_segments_low_share)},
+          {"n_negative_bag_segments", ev.n_negative_bag_segments}};
 }
 
 std::string fmt_metric(double v, int decimals) {
@@ -377,7 +439,7 @@ class TrainingRun {
   json evaluate_best_on(AttnMILResNet& best, const BagSplit& split);
   void write_metrics(json metrics) const;
   json config() const {  // of the checkpoints
-    return checkpoint_config(options_, state_, pos_weight_, train().bags.size(), val().bags.size());
+    return checkpoint_config(options_, state_, loss_, train().bags.size(), val().bags.size());
   }
   const BagSplit& train() const { return data_.splits[0]; }
   const BagSplit& val() const { return data_.splits[1]; }
@@ -386,7 +448,7 @@ class TrainingRun {
   const fs::path out_dir_, best_path_, last_path_, optimizer_path_, state_path_;
   int threads_ = 1;
   LoadedSplits data_;
-  double pos_weight_ = 1;
+  LossOptions loss_;  // pos_weight and the segment term, from the training bags (check_data)
   bool val_auc_defined_ = true;
   TrainState state_;
   AttnMILResNet model_{nullptr};
@@ -478,7 +540,20 @@ void TrainingRun::check_data() {
         "{}: validation has one class only, so ROC-AUC is undefined; the best epoch is the lowest validation loss",
         options_.val_csv);
   }
-  pos_weight_ = static_cast<double>(train.negatives()) / static_cast<double>(train.positives());
+  loss_.pos_weight = static_cast<double>(train.negatives()) / static_cast<double>(train.positives());
+  if (options_.segment_loss_weight > 0) {
+    const std::size_t labelled = train.labelled_segments(), positive = train.positive_segments();
+    if (positive == 0 || positive == labelled) {
+      throw InputError(fmt::format(
+          "{}: --segment-loss-weight needs segment labels of both classes in the training CSV (a segment_labels "
+          "column: {} labelled segments, {} of them cough)",
+          options_.train_csv, labelled, positive));
+    }
+    loss_.segment_weight = options_.segment_loss_weight;
+    loss_.segment_pos_weight = static_cast<double>(labelled - positive) / static_cast<double>(positive);
+    spdlog::info("segment loss: weight {:g}, {} labelled training segments ({} cough), pos_weight {:.4g}",
+                 loss_.segment_weight, labelled, positive, loss_.segment_pos_weight);
+  }
 }
 
 // The model: resumed from last_checkpoint.pth and train_state.json, initialised from
@@ -536,7 +611,7 @@ void TrainingRun::start_optimizer() {
   spdlog::info(
       "training: {} epochs, batch {}, AdamW lr {:g} (cosine to {:g}), weight decay {:g}, pos_weight {:.4g}, "
       "augmentation p {:g}, dropout {:g}, {} threads, {}",
-      options_.epochs, options_.batch_size, options_.lr, options_.min_lr, options_.weight_decay, pos_weight_,
+      options_.epochs, options_.batch_size, options_.lr, options_.min_lr, options_.weight_decay, loss_.pos_weight,
       options_.augment_probability, options_.dropout, threads_,
       options_.reference_padding ? "padded slots through the backbone (reference)"
                                  : "real segments only through the backbone");
@@ -587,7 +662,7 @@ double TrainingRun::train_epoch(int epoch, std::mt19937_64& rng, EpochRecord& re
       std::vector<const Bag*> bags;
       for (std::size_t i : batches[step]) bags.push_back(&train().bags[i]);
       const Batch batch = make_batch(bags, &augment_, &rng);
-      const double loss = train_step(model_, *optimizer_, batch, pos_weight_);
+      const double loss = train_step(model_, *optimizer_, batch, loss_);
       if (!std::isfinite(loss)) {
         throw std::runtime_error(
             fmt::format("training diverged: loss {} at epoch {} step {}; try a lower --lr", loss, epoch, step + 1));
@@ -606,7 +681,7 @@ double TrainingRun::train_epoch(int epoch, std::mt19937_64& rng, EpochRecord& re
 Evaluation TrainingRun::validate(int epoch) {
   const auto bar = make_bar(fmt::format("validation {}/{}", epoch, options_.epochs),
                             eval_batches(val().bags.size(), options_.batch_size), options_.progress);
-  return evaluate(model_, val().bags, options_.batch_size, pos_weight_,
+  return evaluate(model_, val().bags, options_.batch_size, loss_.pos_weight,
                   [&](std::size_t, std::size_t) { bar->advance(); });
 }
 
@@ -640,6 +715,17 @@ void TrainingRun::save_epoch(int epoch, const Evaluation& ev) {
   write_curves(out_dir_.string(), state_.history);
 }
 
+// The segment head's figures, when there is something to say.
+void log_segment_figures(const std::string& split, const Evaluation& ev) {
+  if (ev.n_labelled_segments == 0 && ev.n_negative_bag_segments == 0) return;
+  spdlog::info("  {} segments: AUC {}  AP {} ({} labelled); {} of {} segments of no-cough bags at p <= 0.1", split,
+               fmt_metric(ev.segment_roc_auc, 4), fmt_metric(ev.segment_average_precision, 4), ev.n_labelled_segments,
+               std::isfinite(ev.negative_segments_low_share)
+                   ? fmt::format("{:.1f} %", 100 * ev.negative_segments_low_share)
+                   : std::string("n/a"),
+               ev.n_negative_bag_segments);
+}
+
 void TrainingRun::log_epoch(const EpochRecord& record, const Evaluation& ev, double segments_per_s) const {
   spdlog::info(
       "epoch {}/{}  lr {:.3g}  train loss {:.4f}  val loss {:.4f}  acc {}  AUC {}  AP {}  {:.1f}s ({:.1f} "
@@ -647,6 +733,7 @@ void TrainingRun::log_epoch(const EpochRecord& record, const Evaluation& ev, dou
       record.epoch, options_.epochs, record.lr, record.train_loss.value, record.val_loss.value,
       fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), record.seconds,
       segments_per_s, record.best ? "  *best*" : "");
+  log_segment_figures("val", ev);
   if (state_.stopped_early) {
     spdlog::info("early stopping: validation {} has not improved for {} epochs (best epoch {})",
                  val_auc_defined_ ? "AUC" : "loss", state_.epochs_without_improvement, state_.best_epoch);
@@ -659,8 +746,8 @@ json TrainingRun::evaluate_best_on(AttnMILResNet& best, const BagSplit& split) {
   {
     const auto bar = make_bar(fmt::format("evaluating {}", split.name),
                               eval_batches(split.bags.size(), options_.batch_size), options_.progress);
-    ev =
-        evaluate(best, split.bags, options_.batch_size, pos_weight_, [&](std::size_t, std::size_t) { bar->advance(); });
+    ev = evaluate(best, split.bags, options_.batch_size, loss_.pos_weight,
+                  [&](std::size_t, std::size_t) { bar->advance(); });
   }
   const double rate = ev.n_bags ? static_cast<double>(ev.n_positive) / static_cast<double>(ev.n_bags) : std::nan("");
   io::write_file_atomically(out_dir_ / fmt::format("roc_{}.svg", split.name),
@@ -671,6 +758,7 @@ json TrainingRun::evaluate_best_on(AttnMILResNet& best, const BagSplit& split) {
   spdlog::info("best model on {}: loss {:.4f}  acc {}  AUC {}  AP {}  ({} bags, {} cough)", split.name, ev.loss,
                fmt_metric(ev.accuracy, 3), fmt_metric(ev.roc_auc, 4), fmt_metric(ev.average_precision, 4), ev.n_bags,
                ev.n_positive);
+  log_segment_figures(split.name, ev);
   return evaluation_json(ev, state_.threshold);
 }
 
@@ -688,7 +776,8 @@ void TrainingRun::write_metrics(json metrics) const {
   metrics["epochs_run"] = state_.epoch;
   metrics["stopped_early"] = state_.stopped_early;
   metrics["training_seconds"] = state_.training_seconds;
-  metrics["pos_weight"] = pos_weight_;
+  metrics["pos_weight"] = loss_.pos_weight;
+  metrics["segment_loss"] = {{"weight", loss_.segment_weight}, {"pos_weight", loss_.segment_pos_weight}};
   metrics["options"] = options_json(options_);
   metrics["skipped"] = skipped;
   metrics["libtorch_version"] = libtorch_version_string();

@@ -1,6 +1,7 @@
 // `coughkit dataset build` end to end, as a user runs it. The hedgewars-data package is
 // downloaded once into build/testdata/dataset_source_cache and reused by later runs; when
 // apt-get cannot download it (offline), the test is skipped with the reason.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "audio/conditioning.h"
 #include "audio/decoder.h"
 #include "support/run_cli.h"
 #include "support/test_data.h"
@@ -60,14 +62,15 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   // The CSVs: header, counts, labels, every file decodes.
   const std::map<std::string, std::size_t> expected = {{"train", 12}, {"val", 4}, {"test", 4}};
   std::map<std::string, int> label_of;
+  std::map<std::string, std::string> segment_labels_of;
   for (const auto& [split, count] : expected) {
     const auto lines = lines_of(testing::file_contents(a / (split + ".csv")));
     ASSERT_EQ(lines.size(), count + 1) << split;
-    EXPECT_EQ(lines[0], "file_path,cough_label");
+    EXPECT_EQ(lines[0], "file_path,cough_label,segment_labels");
     int positives = 0;
     for (std::size_t i = 1; i < lines.size(); ++i) {
-      const auto f = fields(lines[i], 2);
-      ASSERT_EQ(f.size(), 2u) << lines[i];
+      const auto f = fields(lines[i], 3);
+      ASSERT_EQ(f.size(), 3u) << lines[i];
       EXPECT_TRUE(f[0].starts_with("audio/" + split + "/" + split + "_")) << f[0];
       ASSERT_TRUE(f[1] == "0" || f[1] == "1") << lines[i];
       label_of[f[0]] = f[1] == "1";
@@ -76,6 +79,13 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
       EXPECT_GE(audio.duration_seconds(), 0.99) << f[0];
       EXPECT_LE(audio.duration_seconds(), 10.5) << f[0];
       EXPECT_TRUE(audio.channels == 1 || audio.channels == 2) << f[0];
+      // One segment label per segment training will cut from the file as decoded.
+      const std::size_t samples = audio::condition(audio).size();
+      const std::size_t segments = samples < 32000 ? 1 : (samples - 32000) / 8000 + 1;
+      EXPECT_EQ(f[2].size(), segments) << lines[i];
+      EXPECT_EQ(f[2].find_first_not_of("01"), std::string::npos) << lines[i];
+      if (f[1] == "0") EXPECT_EQ(f[2].find('1'), std::string::npos) << "a negative scene's segment: " << lines[i];
+      segment_labels_of[f[0]] = f[2];
     }
     EXPECT_GE(positives, 1) << split;
     EXPECT_LT(positives, static_cast<int>(count)) << split;
@@ -107,6 +117,18 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
     const std::string file = j.at("file"), split = j.at("split");
     ASSERT_TRUE(label_of.count(file)) << file;
     bool has_cough = false;
+    // A segment [0.5 k, 0.5 k + 2) is positive exactly when it holds half or more of a cough.
+    const std::string& segment_labels = segment_labels_of[file];
+    std::string expected_segments(segment_labels.size(), '0');
+    for (const auto& e : j.at("events")) {
+      if (e.at("kind") != "cough") continue;
+      const double begin = e.at("offset_s").get<double>(), duration = e.at("duration_s").get<double>();
+      for (std::size_t k = 0; k < expected_segments.size(); ++k) {
+        const double overlap = std::min(0.5 * k + 2.0, begin + duration) - std::max(0.5 * k, begin);
+        if (overlap >= 0.5 * duration) expected_segments[k] = '1';
+      }
+    }
+    EXPECT_EQ(segment_labels, expected_segments) << line;
     for (const auto& e : j.at("events")) {
       const std::string id = e.at("source_id");
       ASSERT_TRUE(split_of_source.count(id)) << id;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <numbers>
 #include <set>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include "dataset/output_files.h"
 #include "dataset/rng.h"
 #include "dataset/scene.h"
+#include "dataset/segment_labels.h"
 #include "dataset/sources.h"
 #include "dataset/splits.h"
 #include "dataset/subprocess.h"
@@ -338,9 +340,10 @@ TEST(DatasetSplits, DeterministicDisjointOrderIndependentAndEverySplitGetsACough
 // ---- files ----------------------------------------------------------------------------
 
 TEST(DatasetFiles, LabelCsvAndQuoting) {
-  EXPECT_EQ(labels_csv({{"audio/train/train_0000.wav", 1}, {"audio/train/train_0001.wav", 0}}),
-            "file_path,cough_label\naudio/train/train_0000.wav,1\naudio/train/train_0001.wav,0\n");
-  EXPECT_EQ(labels_csv({}), "file_path,cough_label\n");
+  EXPECT_EQ(
+      labels_csv({{"audio/train/train_0000.wav", 1, "0110"}, {"audio/train/train_0001.wav", 0, "0"}}),
+      "file_path,cough_label,segment_labels\naudio/train/train_0000.wav,1,0110\naudio/train/train_0001.wav,0,0\n");
+  EXPECT_EQ(labels_csv({}), "file_path,cough_label,segment_labels\n");
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field("a, b"), "\"a, b\"");
   EXPECT_EQ(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
@@ -421,4 +424,44 @@ TEST(DatasetSubprocess, ArgumentsReachTheProgramVerbatim) {
 }
 
 }  // namespace
+
+// ---- segment labels ----------------------------------------------------------------------
+
+namespace {
+nlohmann::json scene_with(std::uint64_t frames, int rate,
+                          const std::vector<std::tuple<std::string, double, double>>& ev) {
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& [kind, offset, duration] : ev)
+    events.push_back({{"kind", kind}, {"offset_s", offset}, {"duration_s", duration}});
+  return {{"frames", frames}, {"sample_rate", rate}, {"events", events}};
+}
+}  // namespace
+
+TEST(DatasetSegmentLabels, HalfOfACoughMakesASegmentPositive) {
+  // 4 s at 16 kHz: segments start at 0, 0.5, 1.0, 1.5, 2.0 s.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {}))), "00000");
+  // A 0.4-s cough at [1.7, 2.1): segment 0 ([0, 2)) holds 3/4 of it, segments 1 to 3 all
+  // of it, segment 4 ([2, 4)) 1/4.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {{"cough", 1.7, 0.4}}))), "11110");
+  // At [0.1, 0.5): only segment 0 holds it; segment 1 starts where it ends.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {{"cough", 0.1, 0.4}}))), "10000");
+  // [0.35, 0.75): segment 1 holds 0.25 s of 0.4: positive.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {{"cough", 0.35, 0.4}}))), "11000");
+  // [0.2, 0.6): segment 1 holds 0.1 of 0.4: negative.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {{"cough", 0.2, 0.4}}))), "10000");
+  // Voices and speech never make a segment positive.
+  EXPECT_EQ(
+      segment_labels_text(scene_segment_labels(scene_with(64000, 16000, {{"voice", 1.0, 1.0}, {"speech", 0.0, 4.0}}))),
+      "00000");
+  // A scene shorter than 2 s is one (padded) segment.
+  EXPECT_EQ(segment_labels_text(scene_segment_labels(scene_with(16000, 16000, {{"cough", 0.2, 0.3}}))), "1");
+  // At 44.1 kHz the count follows the 16-kHz length after resampling: 3 s -> 48000 samples, 3 segments.
+  EXPECT_EQ(scene_segment_labels(scene_with(132300, 44100, {})).size(), 3u);
+  // 2.49 s at 22.05 kHz: ceil(16000 * 54905 / 22050) = 39841 samples: one whole window.
+  EXPECT_EQ(scene_segment_labels(scene_with(54905, 22050, {})).size(), 1u);
+  // 20 s: capped at the bag's 32 segments (of 37).
+  EXPECT_EQ(scene_segment_labels(scene_with(320000, 16000, {})).size(), 32u);
+  EXPECT_THROW(scene_segment_labels(nlohmann::json::object()), nlohmann::json::exception);
+}
+
 }  // namespace coughkit::dataset

@@ -163,6 +163,25 @@ TEST(LabelsCsv, ColumnOrderDoesNotMatter) {
   EXPECT_EQ(rows[1].label, 0);
 }
 
+TEST(LabelsCsv, SegmentLabelsAreOptional) {
+  const auto csv = testing::scratch_dir() / "seg.csv";
+  write_text(csv, "file_path,segment_labels,cough_label\na.wav,0110,1\nb.wav,,0\nc.wav,0 0,0\n");
+  const auto rows = read_labels_csv(csv.string());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].segment_labels, (std::vector<std::uint8_t>{0, 1, 1, 0}));
+  EXPECT_EQ(rows[0].label, 1);
+  EXPECT_TRUE(rows[1].segment_labels.empty());  // an empty field: no labels for that clip
+  EXPECT_EQ(rows[2].segment_labels, (std::vector<std::uint8_t>{0, 0}));
+  // Without the column no row has labels.
+  write_text(csv, "file_path,cough_label\na.wav,1\n");
+  EXPECT_TRUE(read_labels_csv(csv.string()).at(0).segment_labels.empty());
+  // Anything but 0/1: an error naming the line.
+  write_text(csv, "file_path,cough_label,segment_labels\na.wav,1,01\nb.wav,1,0.5\n");
+  const auto msg = input_error_of([&] { read_labels_csv(csv.string()); });
+  EXPECT_THAT(msg, HasSubstr(csv.string() + ":3"));
+  EXPECT_THAT(msg, HasSubstr("segment_labels"));
+}
+
 TEST(LabelsCsv, BadFilesAreInputErrorsNamingFileAndLine) {
   const auto dir = testing::scratch_dir();
   EXPECT_THAT(input_error_of([&] { read_labels_csv((dir / "nope.csv").string()); }),

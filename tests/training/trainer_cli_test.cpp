@@ -2,7 +2,8 @@
 // (cough = a 1 kHz tone in noise, no cough = noise alone; 2.0 or 2.5 s, so 1 or 2 segments):
 // outputs, a falling training loss, the best checkpoint read back by PyTorch (strict
 // load_state_dict) and by coughkit's reader with the same outputs, resuming that repeats an
-// uninterrupted run exactly, and unusable rows / an empty training set.
+// uninterrupted run exactly, unusable rows / an empty training set, and the segment loss
+// from a segment_labels column.
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -256,6 +257,68 @@ TEST_F(TrainCli, SkipsUnusableRowsAndRefusesAnEmptyTrainingSet) {
   const auto help = run_cli("train --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("ImageNet"), std::string::npos);
+}
+
+// The segment loss learns from the CSV's segment_labels (one per segment: the 2.0-s clips
+// have one, the 2.5-s clips two); a row with the wrong count is skipped and listed, and the
+// option without labels is refused.
+TEST_F(TrainCli, SegmentLossFromSegmentLabels) {
+  auto write_segment_csv = [](const fs::path& path, const std::vector<Row>& rows, bool wrong_count_first) {
+    std::ofstream out(path);
+    out << "file_path,cough_label,segment_labels\n";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const bool two = rows[i].file.find("_2_") != std::string::npos || rows[i].file.find("_3_") != std::string::npos ||
+                       rows[i].file.find("_6_") != std::string::npos || rows[i].file.find("_7_") != std::string::npos;
+      std::string labels(two ? 2 : 1, rows[i].label ? '1' : '0');
+      if (wrong_count_first && i == 0) labels += "0";
+      out << rows[i].file << "," << rows[i].label << "," << labels << "\n";
+    }
+  };
+  write_segment_csv(data_ / "train_seg.csv", train_, true);
+  write_segment_csv(data_ / "val_seg.csv", val_, false);
+  const fs::path out = root_ / "seg";
+  const auto run = run_cli("train --train-csv " + qp(data_ / "train_seg.csv") + " --val-csv " +
+                           qp(data_ / "val_seg.csv") + " --cache " + qp(root_ / "cache") + " --out " + qp(out) +
+                           " --epochs 1 --batch-size 4 --lr 1e-3 --threads 2 --seed 7 --segment-loss-weight 0.5");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // 7 usable training bags (the first row is skipped), 11 labelled segments, 5 of them cough.
+  EXPECT_NE(run.output.find("segment loss: weight 0.5, 11 labelled training segments (5 cough)"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("val segments: AUC"), std::string::npos) << run.output;
+  const auto metrics = nlohmann::json::parse(testing::file_contents(out / "metrics.json"));
+  EXPECT_EQ(metrics["segment_loss"]["weight"], 0.5);
+  EXPECT_GT(metrics["segment_loss"]["pos_weight"].get<double>(), 0.0);
+  EXPECT_EQ(metrics["options"]["segment_loss_weight"], 0.5);
+  EXPECT_EQ(metrics["train"]["n_bags"], 7);
+  ASSERT_EQ(metrics["skipped"].size(), 1u);
+  EXPECT_EQ(metrics["skipped"][0]["file_path"], train_[0].file);
+  EXPECT_NE(metrics["skipped"][0]["error"].get<std::string>().find("segment_labels has 2 labels"), std::string::npos);
+  // Validation: 4 bags of 1, 1, 2, 2 segments, all labelled; 3 segments of no-cough bags.
+  EXPECT_EQ(metrics["val"]["n_labelled_segments"], 6);
+  EXPECT_EQ(metrics["val"]["n_negative_bag_segments"], 3);
+  EXPECT_TRUE(metrics["val"]["segment_roc_auc"].is_number()) << metrics["val"];
+  const auto best = nlohmann::json::parse(run_command(std::string(COUGHKIT_PYTHON) +
+                                                      " -c \"import torch,json,sys; c=torch.load(sys.argv[1]); "
+                                                      "print(json.dumps(c['config']))\" " +
+                                                      qp(out / "best_model.pth"))
+                                              .output);
+  EXPECT_EQ(best["segment_loss_weight"], 0.5);
+
+  // The option without segment labels: refused, naming the column.
+  const auto refused =
+      run_cli("train --train-csv " + qp(data_ / "train.csv") + " --val-csv " + qp(data_ / "val.csv") + " --cache " +
+              qp(root_ / "cache") + " --out " + qp(root_ / "refused") + " --segment-loss-weight 1");
+  EXPECT_EQ(refused.exit_code, 3) << refused.output;
+  EXPECT_NE(refused.output.find("segment_labels"), std::string::npos) << refused.output;
+  // A label that is not 0/1: refused with the line.
+  {
+    std::ofstream bad(data_ / "bad_seg.csv");
+    bad << "file_path,cough_label,segment_labels\n" << train_[0].file << ",1,1x\n";
+  }
+  const auto bad = run_cli("train --train-csv " + qp(data_ / "bad_seg.csv") + " --val-csv " + qp(data_ / "val.csv") +
+                           " --out " + qp(root_ / "bad"));
+  EXPECT_EQ(bad.exit_code, 3) << bad.output;
+  EXPECT_NE(bad.output.find("bad_seg.csv:2"), std::string::npos) << bad.output;
 }
 
 }  // namespace
