@@ -263,6 +263,20 @@ CommandRunner register_dataset(CLI::App& app) {
   build->add_option("--speech-clips", o.speech_clips, "espeak-ng utterances to synthesise (0: no synthetic speech)")
       ->type_name("N")
       ->capture_default_str();
+  build
+      ->add_option("--synthetic-coughs", o.synthetic_coughs,
+                   "Coughs from the parametric cough synthesiser (explosive burst, turbulent phase, optional\n"
+                   "voiced phase; every parameter random) added to the training split's cough sources;\n"
+                   "validation and test keep recorded coughs only (0: none, the corpus as without the option)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10000}))
+      ->type_name("N")
+      ->capture_default_str();
+  build
+      ->add_option("--synthetic-cough-share", o.scene.synthetic_cough_share,
+                   "With --synthetic-coughs: share of the training scenes' cough events drawn from the\n"
+                   "synthesised coughs (the rest from the recorded ones)")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   build->add_option("--seed", o.seed, "Seed for the splits and every random choice")
       ->type_name("N")
       ->capture_default_str();

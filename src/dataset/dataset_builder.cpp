@@ -18,6 +18,7 @@
 #include "checkpoint/sha256.h"
 #include "common/error.h"
 #include "common/version.h"
+#include "dataset/cough_synth.h"
 #include "dataset/mixing.h"
 #include "dataset/output_files.h"
 #include "dataset/rng.h"
@@ -346,7 +347,14 @@ std::string fingerprint_of(const BuildOptions& options, const SourcePlan& source
                                   {"scene_params", scene_params_json(options.scene)},
                                   {"hedgewars_deb_sha256", sources.hedgewars.deb_sha256},
                                   {"utterances_sha256", sha256_string(utterance_keys)}};
-  return sha256_string(fingerprint_input.dump());
+  json input = fingerprint_input;
+  // Only when used, so that the corpora built before the synthesiser keep their fingerprints.
+  if (options.synthetic_coughs > 0) {
+    input["synthetic_coughs"] = {{"count", options.synthetic_coughs},
+                                 {"share", options.scene.synthetic_cough_share},
+                                 {"synthesiser", kCoughSynthesiserVersion}};
+  }
+  return sha256_string(input.dump());
 }
 
 // Scenes of a complete earlier run with the same fingerprint (some WAVs lost), by file, from
@@ -368,13 +376,33 @@ std::map<std::string, json> reusable_scenes(const fs::path& out, const std::stri
   return reusable;
 }
 
-// Every source clip, decoded, de-duplicated and assigned to a split.
+// `count` synthesised coughs for the training split, each from its own seed.
+void add_synthetic_coughs(std::size_t count, std::uint64_t seed, LoadedSources& loaded) {
+  for (std::size_t i = 0; i < count; ++i) {
+    Rng rng = Rng::derive(seed, "synthetic-cough", i);
+    const CoughParams params = draw_cough_params(rng);
+    SourceClip c;
+    c.id = fmt::format("synth:cough:{:04d}", i);
+    c.kind = SourceKind::kCough;
+    c.split = Split::kTrain;
+    c.synthetic = true;
+    c.origin = describe(params);
+    c.samples = synthesise_cough(params, rng);
+    c.sha256 = sha256_string(
+        std::string_view(reinterpret_cast<const char*>(c.samples.data()), c.samples.size() * sizeof(float)));
+    loaded.clips.push_back(std::move(c));
+  }
+}
+
+// Every source clip, decoded, de-duplicated and assigned to a split; then the synthetic
+// coughs (training split).
 LoadedSources load_sources(const SourcePlan& sources, const fs::path& cache, unsigned jobs, std::uint64_t seed,
-                           Reporter& report) {
+                           std::size_t synthetic_coughs, Reporter& report) {
   LoadedSources loaded;
   load_hedgewars(sources.hedgewars, cache, jobs, report, loaded);
   if (sources.espeak) load_speech(sources.utterances, *sources.espeak, cache, jobs, report, loaded);
   assign_all_splits(loaded.clips, seed);
+  add_synthetic_coughs(synthetic_coughs, seed, loaded);
   return loaded;
 }
 
@@ -383,13 +411,17 @@ std::array<SplitPool, 3> split_pools(const LoadedSources& loaded, Reporter& repo
   std::array<SplitPool, 3> pools;
   for (const auto& c : loaded.clips) {
     auto& p = pools[static_cast<int>(c.split)];
-    (c.kind == SourceKind::kCough ? p.coughs : c.kind == SourceKind::kVoice ? p.voices : p.speech).push_back(&c);
+    (c.kind == SourceKind::kCough   ? (c.synthetic ? p.synthetic_coughs : p.coughs)
+     : c.kind == SourceKind::kVoice ? p.voices
+                                    : p.speech)
+        .push_back(&c);
   }
-  std::size_t cough_count = 0;
-  for (const auto& p : pools) cough_count += p.coughs.size();
+  std::size_t cough_count = 0, synthetic_count = 0;
+  for (const auto& p : pools) cough_count += p.coughs.size(), synthetic_count += p.synthetic_coughs.size();
   report.log(fmt::format(
-      "sources: {} unique coughs, {} voice lines, {} espeak-ng utterances ({} duplicates, {} near-silent dropped)",
-      cough_count, pools[0].voices.size() + pools[1].voices.size() + pools[2].voices.size(),
+      "sources: {} unique coughs{}, {} voice lines, {} espeak-ng utterances ({} duplicates, {} near-silent dropped)",
+      cough_count, synthetic_count ? fmt::format(" (+{} synthesised, training split)", synthetic_count) : "",
+      pools[0].voices.size() + pools[1].voices.size() + pools[2].voices.size(),
       pools[0].speech.size() + pools[1].speech.size() + pools[2].speech.size(), loaded.duplicates, loaded.too_short));
   return pools;
 }
@@ -539,6 +571,10 @@ void BuildOptions::Validate() const {
   if (!(positive_fraction >= 0.0 && positive_fraction <= 1.0))
     throw ConfigError(fmt::format("--positive-fraction must be in [0, 1], got {}", positive_fraction));
   if (train_scenes + val_scenes + test_scenes == 0) throw ConfigError("at least one scene is needed");
+  if (synthetic_coughs > 10000)
+    throw ConfigError(fmt::format("--synthetic-coughs must be at most 10000, got {}", synthetic_coughs));
+  if (!(scene.synthetic_cough_share >= 0.0 && scene.synthetic_cough_share <= 1.0))
+    throw ConfigError(fmt::format("--synthetic-cough-share must be in [0, 1], got {}", scene.synthetic_cough_share));
   if (scene.min_duration_s < 0.1 || scene.max_duration_s < scene.min_duration_s)
     throw ConfigError("scene durations must satisfy 0.1 <= min <= max");
 }
@@ -570,7 +606,7 @@ BuildSummary build_dataset(const BuildOptions& options, const BuildObserver& obs
   const std::map<std::string, json> reusable = reusable_scenes(out, fingerprint);
   fs::remove(out / "dataset.json");
 
-  const LoadedSources loaded = load_sources(sources, cache, jobs, options.seed, report);
+  const LoadedSources loaded = load_sources(sources, cache, jobs, options.seed, options.synthetic_coughs, report);
   const std::array<SplitPool, 3> pools = split_pools(loaded, report);
   const RenderedScenes scenes = render_scenes(specs, pools, options, out, fingerprint, reusable, jobs, report);
   remove_stale(out, specs);
@@ -597,7 +633,7 @@ CorpusSources load_corpus_sources(const BuildOptions& options, const BuildObserv
     throw InputError(fmt::format("cannot create the source cache: {}", e.what()));
   }
   const SourcePlan plan = plan_sources(options, cache, report);
-  LoadedSources loaded = load_sources(plan, cache, jobs_of(options), options.seed, report);
+  LoadedSources loaded = load_sources(plan, cache, jobs_of(options), options.seed, options.synthetic_coughs, report);
   CorpusSources out;
   out.hedgewars_version = plan.hedgewars.version;
   out.hedgewars_deb_sha256 = plan.hedgewars.deb_sha256;

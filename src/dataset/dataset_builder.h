@@ -89,8 +89,12 @@ struct BuildOptions {
   double positive_fraction = 0.4;
   std::uint64_t seed = 1;
   std::size_t speech_clips = 160;  // espeak-ng utterances (0: no speech, espeak-ng not needed)
-  unsigned jobs = 0;               // 0: all cores; never changes the output
-  std::string command_line;        // recorded in dataset.json
+  // Coughs from the cough synthesiser (cough_synth.h) added to the training split's cough
+  // sources; validation and test keep recorded coughs only. 0: none (the corpus is then
+  // the same as without the option).
+  std::size_t synthetic_coughs = 0;
+  unsigned jobs = 0;         // 0: all cores; never changes the output
+  std::string command_line;  // recorded in dataset.json
   std::filesystem::path licenses_dir = "/usr/share/common-licenses";
   SceneParams scene;
 

@@ -99,9 +99,13 @@ std::vector<Event> place_coughs(const SplitPool& pool, const SceneParams& params
   std::vector<Event> events;
   const double u = rng.uniform();
   std::size_t count = u < 0.5 ? 1 : u < 0.8 ? 2 : 3;
-  for (std::size_t k = 0; k < count; ++k)
-    events.push_back(make_event(pool.coughs[rng.index(pool.coughs.size())], params.min_cough_speed,
-                                params.max_cough_speed, ir, rng));
+  for (std::size_t k = 0; k < count; ++k) {
+    // The draw between synthetic and recorded happens only where there are synthetic ones,
+    // so a corpus without them is the same as before they existed.
+    const bool synthetic = !pool.synthetic_coughs.empty() && rng.chance(params.synthetic_cough_share);
+    const auto& from = synthetic ? pool.synthetic_coughs : pool.coughs;
+    events.push_back(make_event(from[rng.index(from.size())], params.min_cough_speed, params.max_cough_speed, ir, rng));
+  }
   auto total = [&] {
     std::size_t t = 0;
     for (const auto& e : events) t += e.signal.size();

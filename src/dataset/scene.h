@@ -20,9 +20,10 @@ namespace coughkit::dataset {
 
 // The sources one split may draw from.
 struct SplitPool {
-  std::vector<const SourceClip*> coughs;
-  std::vector<const SourceClip*> voices;  // hedgewars non-cough voice lines
-  std::vector<const SourceClip*> speech;  // espeak-ng utterances
+  std::vector<const SourceClip*> coughs;            // recorded coughs
+  std::vector<const SourceClip*> synthetic_coughs;  // from the cough synthesiser (training split only)
+  std::vector<const SourceClip*> voices;            // hedgewars non-cough voice lines
+  std::vector<const SourceClip*> speech;            // espeak-ng utterances
 };
 
 struct SceneParams {
@@ -34,6 +35,7 @@ struct SceneParams {
   double stereo_probability = 0.25;
   double noise_only_probability = 0.25;                // of negative scenes: background alone
   double speech_in_positive_probability = 0.4;         // of positive scenes: speech besides the coughs
+  double synthetic_cough_share = 0.5;                  // of cough events, where the pool has synthetic coughs
   double min_peak_dbfs = -12.0, max_peak_dbfs = -1.0;  // final peak level
   std::vector<int> sample_rates = {16000, 22050, 32000, 44100, 48000};
 };

@@ -28,6 +28,7 @@ struct SourceClip {
   std::string text;    // what is said (espeak only)
   std::string sha256;  // of the file's bytes (the .ogg, or the .wav espeak-ng wrote)
   std::vector<float> samples;
+  bool synthetic = false;  // made by the cough synthesiser (cough_synth.h), not recorded
   double duration_s() const { return static_cast<double>(samples.size()) / 16000.0; }
 };
 

@@ -182,6 +182,60 @@ TEST(CliDataset, BuildsADeterministicSplitCorpus) {
   EXPECT_EQ(lines_of(testing::file_contents(b / "train.csv")).size(), 11u);
 }
 
+// --synthetic-coughs adds synthesised coughs to the training split only; with a share of 1
+// every training cough event is one of them, while validation and test keep the recorded
+// coughs. The corpus's fingerprint changes with the option.
+TEST(CliDataset, SyntheticCoughsGoToTheTrainingSplitOnly) {
+  const auto dir = testing::scratch_dir();
+  const fs::path plain = dir / "plain", synth = dir / "synth";
+  auto r = run_cli(build_args(plain));
+  if (r.exit_code == 3 && r.output.find("apt-get download") != std::string::npos)
+    GTEST_SKIP() << "hedgewars-data cannot be downloaded here: " << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_cli(build_args(synth) + " --synthetic-coughs 4 --synthetic-cough-share 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("+4 synthesised"), std::string::npos) << r.output;
+
+  std::set<std::string> synthetic_ids;
+  for (const auto& line : lines_of(testing::file_contents(synth / "sources.csv"))) {
+    if (!line.starts_with("synth:")) continue;
+    const auto f = fields(line, 3);
+    EXPECT_EQ(f[1], "cough") << line;
+    EXPECT_EQ(f[2], "train") << line;
+    synthetic_ids.insert(f[0]);
+  }
+  EXPECT_EQ(synthetic_ids,
+            (std::set<std::string>{"synth:cough:0000", "synth:cough:0001", "synth:cough:0002", "synth:cough:0003"}));
+  std::size_t training_coughs = 0;
+  for (const auto& line : lines_of(testing::file_contents(synth / "scenes.jsonl"))) {
+    const auto j = nlohmann::json::parse(line);
+    for (const auto& e : j.at("events")) {
+      if (e.at("kind") != "cough") continue;
+      const bool synthetic = e.at("source_id").get<std::string>().starts_with("synth:");
+      if (j.at("split") == "train") {
+        EXPECT_TRUE(synthetic) << line;
+        ++training_coughs;
+      } else {
+        EXPECT_FALSE(synthetic) << line;
+      }
+    }
+  }
+  EXPECT_GT(training_coughs, 0u);
+  const auto fingerprint = [](const fs::path& d) {
+    return nlohmann::json::parse(testing::file_contents(d / "dataset.json")).at("fingerprint").get<std::string>();
+  };
+  EXPECT_NE(fingerprint(plain), fingerprint(synth));
+  // Validation and test scenes do not depend on the training split's synthetic coughs.
+  EXPECT_EQ(testing::file_contents(plain / "val.csv"), testing::file_contents(synth / "val.csv"));
+  EXPECT_EQ(testing::file_contents(plain / "audio/test/test_0000.wav"),
+            testing::file_contents(synth / "audio/test/test_0000.wav"));
+
+  // Out of range: a usage error naming the flag.
+  r = run_cli(build_args(dir / "bad") + " --synthetic-coughs 20000");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--synthetic-coughs"), std::string::npos) << r.output;
+}
+
 TEST(CliDataset, UsageAndInputErrors) {
   auto r = run_cli("dataset");
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -11,6 +11,7 @@
 
 #include "audio/decoder.h"
 #include "common/error.h"
+#include "dataset/cough_synth.h"
 #include "dataset/mixing.h"
 #include "dataset/output_files.h"
 #include "dataset/rng.h"
@@ -462,6 +463,129 @@ TEST(DatasetSegmentLabels, HalfOfACoughMakesASegmentPositive) {
   // 20 s: capped at the bag's 32 segments (of 37).
   EXPECT_EQ(scene_segment_labels(scene_with(320000, 16000, {})).size(), 32u);
   EXPECT_THROW(scene_segment_labels(nlohmann::json::object()), nlohmann::json::exception);
+}
+
+// ---- cough synthesiser ---------------------------------------------------------------------
+
+namespace {
+double rms(const std::vector<float>& x, std::size_t begin, std::size_t end) {
+  double s = 0;
+  for (std::size_t i = begin; i < end; ++i) s += static_cast<double>(x[i]) * x[i];
+  return end > begin ? std::sqrt(s / static_cast<double>(end - begin)) : 0.0;
+}
+// The largest normalised autocorrelation of x[begin, end) over lags [lo, hi], and its lag.
+std::pair<double, std::size_t> best_autocorrelation(const std::vector<float>& x, std::size_t begin, std::size_t end,
+                                                    std::size_t lo, std::size_t hi) {
+  double best = -1;
+  std::size_t best_lag = 0;
+  for (std::size_t lag = lo; lag <= hi; ++lag) {
+    double xy = 0, xx = 0, yy = 0;
+    for (std::size_t i = begin; i + lag < end; ++i) {
+      xy += static_cast<double>(x[i]) * x[i + lag];
+      xx += static_cast<double>(x[i]) * x[i];
+      yy += static_cast<double>(x[i + lag]) * x[i + lag];
+    }
+    const double r = xx > 0 && yy > 0 ? xy / std::sqrt(xx * yy) : 0;
+    if (r > best) best = r, best_lag = lag;
+  }
+  return {best, best_lag};
+}
+std::size_t at(double seconds) { return static_cast<std::size_t>(std::lround(seconds * 16000)); }
+}  // namespace
+
+TEST(CoughSynth, ParametersAreDrawnFromTheDocumentedRanges) {
+  std::size_t voiced = 0;
+  for (std::uint64_t seed = 0; seed < 400; ++seed) {
+    Rng rng(seed);
+    const CoughParams p = draw_cough_params(rng);
+    EXPECT_GE(p.burst_s, 0.02);
+    EXPECT_LE(p.burst_s, 0.06);
+    EXPECT_GE(p.intermediate_s, 0.08);
+    EXPECT_LE(p.intermediate_s, 0.30);
+    if (p.voiced()) {
+      ++voiced;
+      EXPECT_GE(p.voiced_s, 0.05);
+      EXPECT_LE(p.voiced_s, 0.25);
+    }
+    EXPECT_GE(p.f0_hz, 90.0);
+    EXPECT_LE(p.f0_hz, 320.0);
+    EXPECT_LT(p.formants_hz[0], p.formants_hz[1]);
+    EXPECT_LT(p.formants_hz[1], p.formants_hz[2]);
+  }
+  EXPECT_GT(voiced, 200u);  // about 60 % of 400
+  EXPECT_LT(voiced, 280u);
+}
+
+TEST(CoughSynth, ASeedGivesOneSoundAndSeedsDiffer) {
+  auto make = [](std::uint64_t seed) {
+    Rng rng(seed);
+    const CoughParams p = draw_cough_params(rng);
+    return synthesise_cough(p, rng);
+  };
+  EXPECT_EQ(make(7), make(7));
+  EXPECT_NE(make(7), make(8));
+}
+
+// The three phases are where the parameters put them: silence before, an explosive onset
+// (the loudest 5 ms in the burst), a decay over the turbulent phase, a broadband burst, and
+// periodicity at f0 in the voiced phase. (The turbulent phase is narrow-band noise around the
+// formants, which over 40 ms can look periodic too: not tested.)
+TEST(CoughSynth, SoundHasTheThreePhases) {
+  std::size_t voiced_checked = 0;
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    Rng rng(seed);
+    const CoughParams p = draw_cough_params(rng);
+    const std::vector<float> x = synthesise_cough(p, rng);
+    const std::size_t lead = at(p.lead_s), burst = at(p.burst_s), inter = at(p.intermediate_s), voiced = at(p.voiced_s);
+    ASSERT_EQ(x.size(), lead + burst + inter + voiced + at(p.tail_s)) << seed;
+    float peak = 0;
+    for (float v : x) {
+      ASSERT_TRUE(std::isfinite(v)) << seed;
+      peak = std::max(peak, std::abs(v));
+    }
+    EXPECT_FLOAT_EQ(peak, 1.0f) << seed;
+    EXPECT_EQ(rms(x, 0, lead), 0.0) << seed;
+
+    // The loudest 5-ms frame lies in the burst (or the 10 ms after it, where the turbulent
+    // phase has risen while the burst decays).
+    const std::size_t frame = at(0.005), end = lead + burst + inter + voiced;
+    std::size_t loudest = lead;
+    for (std::size_t i = lead; i + frame <= end; i += frame)
+      if (rms(x, i, i + frame) > rms(x, loudest, loudest + frame)) loudest = i;
+    EXPECT_LT(loudest, lead + burst + at(0.01)) << seed << ": loudest frame at " << loudest;
+
+    // Decay over the turbulent phase: its last fifth well below its first.
+    const std::size_t i0 = lead + burst, i1 = i0 + inter;
+    EXPECT_LT(rms(x, i1 - inter / 5, i1), 0.7 * rms(x, i0, i0 + inter / 5)) << seed;
+
+    // Broadband burst: a real share of its energy above 2 kHz (plain DFT of the burst).
+    double high = 0, all = 0;
+    const std::size_t n = burst;
+    for (std::size_t k = 1; k < n / 2; ++k) {
+      double re = 0, im = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const double w = 2.0 * std::numbers::pi * static_cast<double>(k * i) / static_cast<double>(n);
+        re += x[lead + i] * std::cos(w);
+        im -= x[lead + i] * std::sin(w);
+      }
+      const double e = re * re + im * im;
+      all += e;
+      if (static_cast<double>(k) * 16000.0 / static_cast<double>(n) >= 2000.0) high += e;
+    }
+    EXPECT_GT(high / all, 0.15) << seed;
+
+    if (p.voiced() && p.voiced_s >= 0.1) {
+      // The voiced phase repeats at the pitch period (f0 glides by at most 30 % over the phase).
+      const std::size_t v0 = i1 + voiced / 3;
+      const auto [r, lag] = best_autocorrelation(x, v0, v0 + at(0.04), 50, 178);
+      const double period = 16000.0 / (p.f0_hz * (1.0 + (p.f0_end_ratio - 1.0) * 0.4));
+      EXPECT_GT(r, 0.6) << seed;
+      const bool near_period = std::abs(lag - period) < 0.15 * period || std::abs(lag - 2 * period) < 0.15 * period;
+      EXPECT_TRUE(near_period) << seed << ": lag " << lag << " vs period " << period;
+      ++voiced_checked;
+    }
+  }
+  EXPECT_GT(voiced_checked, 5u);
 }
 
 }  // namespace coughkit::dataset
