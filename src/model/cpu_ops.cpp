@@ -43,6 +43,8 @@ void dispatch(DType t, F&& f) {
     case DType::Int64: f(std::int64_t{}); return;
     case DType::Int32: f(std::int32_t{}); return;
     case DType::Bool: f(bool{}); return;
+    case DType::UInt8: f(std::uint8_t{}); return;
+    case DType::Int8: f(std::int8_t{}); return;
     case DType::Float16: fail("float16 tensors are only supported as Cast inputs");
   }
 }
@@ -526,6 +528,36 @@ Tensor batchnorm(const std::vector<const Tensor*>& inputs, float eps, BufferPool
   return out;
 }
 
+// The mean over each (N, C) plane, summed in the order ONNX Runtime's CPU provider sums it
+// (MLAS: four running sums over elements i, i+4, ..., combined as (s0 + s2) + (s1 + s3), then
+// the remaining elements one by one, then divided by the count). Any order is within float
+// tolerance of PyTorch; this one also gives ONNX Runtime's floats bit for bit, which a
+// quantised model needs: its next DynamicQuantizeLinear rounds these values, and a value one
+// ulp across a rounding boundary moves a whole quantisation step.
+Tensor global_average_pool(const Tensor& x, BufferPool* pool) {
+  require_dtype(x, DType::Float, "input");
+  if (x.shape.size() < 3) fail("GlobalAveragePool input must have rank >= 3, got " + shape_str(x.shape));
+  Shape out_shape = x.shape;
+  for (std::size_t d = 2; d < out_shape.size(); ++d) out_shape[d] = 1;
+  const std::int64_t planes = x.shape[0] * x.shape[1], size = prod(x.shape, 2, x.shape.size());
+  if (size == 0) fail("GlobalAveragePool input " + shape_str(x.shape) + " has empty planes");
+  Tensor out = Tensor::allocate(DType::Float, out_shape, pool);
+  const float* px = x.data<float>();
+  float* po = out.data<float>();
+  const float count = static_cast<float>(size);
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const float* v = px + p * size;
+    float lanes[4] = {0.f, 0.f, 0.f, 0.f};
+    std::int64_t i = 0;
+    for (; i + 4 <= size; i += 4)
+      for (int k = 0; k < 4; ++k) lanes[k] += v[i + k];
+    float sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+    for (; i < size; ++i) sum += v[i];
+    po[p] = sum / count;
+  }
+  return out;
+}
+
 Tensor constant_from_attr(const Node& node) {
   const auto& [name, a] = *node.attrs.begin();
   if (name == "value") return *a.t;
@@ -678,6 +710,9 @@ std::vector<Tensor> slice_op(const Node&, const CpuInputs& inputs, int, BufferPo
 }
 std::vector<Tensor> batchnorm_op(const Node& node, const CpuInputs& inputs, int, BufferPool* pool) {
   return {batchnorm(inputs, node.attr_float("epsilon", 1e-5f), pool)};
+}
+std::vector<Tensor> global_average_pool_op(const Node&, const CpuInputs& inputs, int, BufferPool* pool) {
+  return {global_average_pool(in(inputs, 0), pool)};
 }
 
 }  // namespace cpu_kernels

@@ -37,6 +37,7 @@ std::vector<Tensor> expand_op(const Node&, const CpuInputs&, int, BufferPool*);
 std::vector<Tensor> transpose_op(const Node&, const CpuInputs&, int, BufferPool*);
 std::vector<Tensor> slice_op(const Node&, const CpuInputs&, int, BufferPool*);
 std::vector<Tensor> batchnorm_op(const Node&, const CpuInputs&, int, BufferPool*);
+std::vector<Tensor> global_average_pool_op(const Node&, const CpuInputs&, int, BufferPool*);
 }  // namespace cpu_kernels
 
 // Broadcast of two shapes by the ONNX (NumPy) rules; throws InputError when incompatible.

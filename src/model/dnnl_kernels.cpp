@@ -293,12 +293,10 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
   auto it = plans_.find(key);
   if (it == plans_.end()) {
     auto plan = std::make_shared<Plan>();
-    bool global = node_.op == "GlobalAveragePool";
     std::int64_t h = x.shape[2], w = x.shape[3];
-    std::vector<std::int64_t> kernel = global ? std::vector<std::int64_t>{h, w} : node_.attr_ints("kernel_shape");
-    std::vector<std::int64_t> strides = global ? std::vector<std::int64_t>{1, 1} : node_.attr_ints("strides", {1, 1});
-    std::vector<std::int64_t> pads =
-        global ? std::vector<std::int64_t>{0, 0, 0, 0} : node_.attr_ints("pads", {0, 0, 0, 0});
+    std::vector<std::int64_t> kernel = node_.attr_ints("kernel_shape");
+    std::vector<std::int64_t> strides = node_.attr_ints("strides", {1, 1});
+    std::vector<std::int64_t> pads = node_.attr_ints("pads", {0, 0, 0, 0});
     if (node_.attr_string("auto_pad", "NOTSET") == "VALID") pads = {0, 0, 0, 0};
     if (kernel.size() != 2 || strides.size() != 2 || pads.size() != 4) fail("kernel/strides/pads must be 2-D");
     if (h + pads[0] + pads[2] < kernel[0] || w + pads[1] + pads[3] < kernel[1])

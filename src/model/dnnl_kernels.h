@@ -113,7 +113,7 @@ class ConvKernel {
   std::set<std::string> implementations_;
 };
 
-// MaxPool, AveragePool, GlobalAveragePool.
+// MaxPool and AveragePool (GlobalAveragePool is a CPU op: cpu_ops.h).
 class PoolKernel {
  public:
   explicit PoolKernel(const Node& node) : node_(node) {}

@@ -24,6 +24,8 @@ std::optional<DType> dtype_of(int onnx_type) {
     case onnx::TensorProto_DataType_INT64: return DType::Int64;
     case onnx::TensorProto_DataType_INT32: return DType::Int32;
     case onnx::TensorProto_DataType_BOOL: return DType::Bool;
+    case onnx::TensorProto_DataType_UINT8: return DType::UInt8;
+    case onnx::TensorProto_DataType_INT8: return DType::Int8;
     default: return std::nullopt;
   }
 }
@@ -66,15 +68,24 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& what) {
     case DType::Int32:
     case DType::Bool:
     case DType::Float16:
+    case DType::UInt8:
+    case DType::Int8:
       if (p.int32_data_size() != n) count_mismatch(p.int32_data_size());
       for (std::int64_t i = 0; i < n; ++i) {
         std::int32_t v = p.int32_data(static_cast<int>(i));
-        if (*dtype == DType::Int32)
-          t.data<std::int32_t>()[i] = v;
-        else if (*dtype == DType::Bool)
-          t.data<bool>()[i] = v != 0;
-        else
-          t.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(v);  // fp16 bits in the low half
+        switch (*dtype) {
+          case DType::Int32: t.data<std::int32_t>()[i] = v; break;
+          case DType::Bool: t.data<bool>()[i] = v != 0; break;
+          case DType::UInt8:
+            if (v < 0 || v > 255) throw InputError(what + " holds " + std::to_string(v) + ", not a uint8 value");
+            t.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(v);
+            break;
+          case DType::Int8:
+            if (v < -128 || v > 127) throw InputError(what + " holds " + std::to_string(v) + ", not an int8 value");
+            t.data<std::int8_t>()[i] = static_cast<std::int8_t>(v);
+            break;
+          default: t.data<std::uint16_t>()[i] = static_cast<std::uint16_t>(v);  // fp16 bits in the low half
+        }
       }
       break;
   }
@@ -214,6 +225,14 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
     } catch (const InputError& e) {
       fail(source, node.label() + ": " + e.what());
     }
+    // The oneDNN kernels (convolution, pooling, matrix products) take float32 only; a graph
+    // input of another type declared for one of them is refused here rather than at run time.
+    if (find_op(node.op)->kernel != KernelKind::kCpu)
+      for (int v : node.inputs)
+        for (const auto& in : g.inputs)
+          if (in.value == v && v >= 0 && in.elem_type != 0 && in.elem_type != onnx::TensorProto_DataType_FLOAT)
+            fail(source,
+                 node.label() + " takes float32 only; graph input '" + in.name + "' is " + type_name(in.elem_type));
     g.nodes.push_back(std::move(node));
   }
   for (const auto& out : graph.output()) {

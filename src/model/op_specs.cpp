@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "model/quantized_ops.h"
 
 namespace coughkit::model {
 namespace {
@@ -14,9 +15,9 @@ void require_ones(const Node& n, const char* attr) {
     if (v != 1) fail(std::string("attribute ") + attr + " other than 1 is not supported");
 }
 
-// Conv, MaxPool, AveragePool: 2-D, explicit or no padding, floor rounding.
+// Conv, ConvInteger, MaxPool, AveragePool: 2-D, explicit or no padding, floor rounding.
 void check_window_op(const Node& n, int) {
-  const bool conv = n.op == "Conv";
+  const bool conv = n.op == "Conv" || n.op == "ConvInteger";
   std::string pad = n.attr_string("auto_pad", "NOTSET");
   if (pad != "NOTSET" && pad != "VALID") fail("attribute auto_pad=" + pad + " is not supported");
   if (n.has("kernel_shape") && n.attr_ints("kernel_shape").size() != 2)
@@ -115,7 +116,7 @@ const std::vector<OpSpec>& table() {
        K::kPooling,
        nullptr,
        check_window_op},
-      {"GlobalAveragePool", 1, 1, 1, 1, {}, K::kPooling},
+      {"GlobalAveragePool", 1, 1, 1, 1, {}, K::kCpu, ck::global_average_pool_op},
       {"Gemm", 2, 3, 1, 1, {"alpha", "beta", "transA", "transB"}, K::kMatMul},
       {"MatMul", 2, 2, 1, 1, {}, K::kMatMul},
       {"BatchNormalization",
@@ -168,6 +169,18 @@ const std::vector<OpSpec>& table() {
       {"Expand", 2, 2, 1, 1, {}, K::kCpu, ck::expand_op},
       {"Transpose", 1, 1, 1, 1, {"perm"}, K::kCpu, ck::transpose_op},
       {"Slice", 3, 5, 1, 1, {}, K::kCpu, ck::slice_op},
+      // What ONNX Runtime's dynamic quantiser writes (model/quantized_ops.h).
+      {"DynamicQuantizeLinear", 1, 1, 3, 3, {}, K::kCpu, ck::dynamic_quantize_linear_op},
+      {"ConvInteger",
+       2,
+       4,
+       1,
+       1,
+       {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"},
+       K::kCpu,
+       ck::conv_integer_op,
+       check_window_op},
+      {"MatMulInteger", 2, 4, 1, 1, {}, K::kCpu, ck::matmul_integer_op},
   };
   return specs;
 }

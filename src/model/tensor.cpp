@@ -18,6 +18,8 @@ std::size_t dtype_size(DType t) {
     case DType::Int64: return 8;
     case DType::Int32: return 4;
     case DType::Bool: return 1;
+    case DType::UInt8: return 1;
+    case DType::Int8: return 1;
   }
   return 1;
 }
@@ -29,6 +31,8 @@ const char* dtype_name(DType t) {
     case DType::Int64: return "int64";
     case DType::Int32: return "int32";
     case DType::Bool: return "bool";
+    case DType::UInt8: return "uint8";
+    case DType::Int8: return "int8";
   }
   return "?";
 }

@@ -11,8 +11,9 @@
 
 namespace coughkit::model {
 
-// The element types ONNX graphs of AttnMILResNet use (float16 only for stored weights).
-enum class DType { Float, Float16, Int64, Int32, Bool };
+// The element types ONNX graphs of AttnMILResNet use (float16 only for stored weights; the
+// 8-bit ones in files from ONNX Runtime's quantiser, model/quantized_ops.h).
+enum class DType { Float, Float16, Int64, Int32, Bool, UInt8, Int8 };
 
 std::size_t dtype_size(DType t);
 const char* dtype_name(DType t);

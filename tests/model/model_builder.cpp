@@ -17,6 +17,8 @@ int onnx_type(DType t) {
     case DType::Int64: return onnx::TensorProto_DataType_INT64;
     case DType::Int32: return onnx::TensorProto_DataType_INT32;
     case DType::Bool: return onnx::TensorProto_DataType_BOOL;
+    case DType::UInt8: return onnx::TensorProto_DataType_UINT8;
+    case DType::Int8: return onnx::TensorProto_DataType_INT8;
   }
   return 0;
 }
