@@ -7,15 +7,31 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "model/cpu_features.h"
 
 namespace coughkit::model {
+
+namespace {
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out + "\"";
+}
+}  // namespace
 
 std::string BenchResult::ToJson() const {
   std::ostringstream os;
   os << "{\"engine\":\"coughkit\",\"segments\":" << segments << ",\"threads\":" << threads << ",\"repeat\":" << repeat
      << ",\"ms_per_bag_median\":" << ms_per_bag_median << ",\"ms_per_bag_min\":" << ms_per_bag_min
      << ",\"ms_per_bag_mean\":" << ms_per_bag_mean << ",\"ms_per_segment_median\":" << ms_per_bag_median / segments
-     << ",\"gflops\":" << gflops_per_s << ",\"conv_algorithms\":\"" << conv_algorithms << "\"}";
+     << ",\"gflops\":" << gflops_per_s << ",\"conv_algorithms\":" << json_string(conv_algorithms)
+     << ",\"isa\":" << json_string(isa) << ",\"own_avx2_kernels\":" << (own_avx2_kernels ? "true" : "false")
+     << ",\"kernels\":[";
+  for (std::size_t i = 0; i < kernels.size(); ++i) os << (i ? "," : "") << json_string(kernels[i]);
+  os << "]}";
   return os.str();
 }
 
@@ -50,6 +66,9 @@ BenchResult bench_engine(const Engine& engine, int segments, int repeat, int war
   r.ms_per_bag_mean = std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   r.gflops_per_s = engine.flops_per_segment() * segments / (r.ms_per_bag_median * 1e6);
   r.conv_algorithms = engine.conv_algorithms();
+  r.isa = onednn_isa();
+  r.own_avx2_kernels = own_avx2_kernels_enabled();
+  r.kernels = engine.kernels_used();
   return r;
 }
 

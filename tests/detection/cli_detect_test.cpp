@@ -91,6 +91,12 @@ TEST(CliBench, PrintsOneJsonObjectWithTheLatencyFields) {
   EXPECT_EQ(lines[0]["segments"], 2);
   EXPECT_EQ(lines[0]["threads"], 1);
   EXPECT_GT(lines[0]["ms_per_bag_median"].get<double>(), 0.0);
+  // What it ran on: the ISA and every op's implementation.
+  EXPECT_FALSE(lines[0].value("isa", "").empty()) << r.output;
+  ASSERT_TRUE(lines[0].contains("kernels") && lines[0]["kernels"].is_array()) << r.output;
+  std::string kernels = lines[0]["kernels"].dump();
+  EXPECT_NE(kernels.find("FusedConv: "), std::string::npos) << kernels;
+  EXPECT_NE(kernels.find("Softmax: cpp"), std::string::npos) << kernels;
 }
 
 }  // namespace
