@@ -706,7 +706,7 @@ TEST(ServerFlags, AudioDurationAndUploadLimits) {
   res = c.Post("/v1/detect", audio_bytes("webm_opus_48k_stereo_2s.webm"), "audio/webm");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200);
-  EXPECT_EQ(server->stop(), 0);
+  EXPECT_EQ(server->stop(), 0) << server->log();
 }
 
 TEST(ServerFlags, CorsSaveUploadsAndEnvironmentVariables) {
