@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "model/cpu_features.h"
 #include "model/maxpool_avx2.h"
+#include "model/window_geometry.h"
 
 namespace coughkit::model {
 
@@ -174,13 +175,11 @@ ConvKernel::Plan& ConvKernel::plan_for(DnnlContext& ctx, const Shape& xs, const 
   if (it != plans_.end()) return *it->second;
   auto plan = std::make_shared<Plan>();
   std::int64_t n = xs[0], h = xs[2], w = xs[3];
-  std::int64_t eff_kh = (kh_ - 1) * dilations_[0] + 1, eff_kw = (kw_ - 1) * dilations_[1] + 1;
-  std::int64_t oh = (h + pad_l_[0] + pad_r_[0] - eff_kh) / strides_[0] + 1;
-  std::int64_t ow = (w + pad_l_[1] + pad_r_[1] - eff_kw) / strides_[1] + 1;
-  if (h + pad_l_[0] + pad_r_[0] < eff_kh || w + pad_l_[1] + pad_r_[1] < eff_kw)
-    fail("input " + shape_str(xs) + " is smaller than the kernel");
-  plan->out_shape = {n, oc_, oh, ow};
-  plan->flops = 2.0 * n * oc_ * oh * ow * (ic_ / group_) * kh_ * kw_;
+  const auto oh = window_output_length(h, pad_l_[0], pad_r_[0], kh_, strides_[0], dilations_[0]);
+  const auto ow = window_output_length(w, pad_l_[1], pad_r_[1], kw_, strides_[1], dilations_[1]);
+  if (!oh || !ow) fail("input " + shape_str(xs) + " is smaller than the kernel");
+  plan->out_shape = {n, oc_, *oh, *ow};
+  plan->flops = 2.0 * n * oc_ * *oh * *ow * (ic_ / group_) * kh_ * kw_;
 
   memory::dims wdims =
       group_ > 1 ? memory::dims{group_, oc_ / group_, ic_ / group_, kh_, kw_} : memory::dims{oc_, ic_, kh_, kw_};
@@ -299,11 +298,10 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
     std::vector<std::int64_t> pads = node_.attr_ints("pads", {0, 0, 0, 0});
     if (node_.attr_string("auto_pad", "NOTSET") == "VALID") pads = {0, 0, 0, 0};
     if (kernel.size() != 2 || strides.size() != 2 || pads.size() != 4) fail("kernel/strides/pads must be 2-D");
-    if (h + pads[0] + pads[2] < kernel[0] || w + pads[1] + pads[3] < kernel[1])
-      fail("input " + shape_str(x.shape) + " is smaller than the pooling window");
-    std::int64_t oh = (h + pads[0] + pads[2] - kernel[0]) / strides[0] + 1;
-    std::int64_t ow = (w + pads[1] + pads[3] - kernel[1]) / strides[1] + 1;
-    plan->out_shape = {x.shape[0], x.shape[1], oh, ow};
+    const auto oh = window_output_length(h, pads[0], pads[2], kernel[0], strides[0]);
+    const auto ow = window_output_length(w, pads[1], pads[3], kernel[1], strides[1]);
+    if (!oh || !ow) fail("input " + shape_str(x.shape) + " is smaller than the pooling window");
+    plan->out_shape = {x.shape[0], x.shape[1], *oh, *ow};
     dnnl::algorithm alg = node_.op == "MaxPool"                    ? dnnl::algorithm::pooling_max
                           : node_.attr_int("count_include_pad", 0) ? dnnl::algorithm::pooling_avg_include_padding
                                                                    : dnnl::algorithm::pooling_avg_exclude_padding;
@@ -313,7 +311,7 @@ RtValue PoolKernel::run(DnnlContext& ctx, RtValue& x) {
     const memory::desc blocked8(to_dims(x.shape), dt::f32, tag::nChw8c);
     if (alg == dnnl::algorithm::pooling_max && x.shape[1] % 8 == 0 && xmd == blocked8 && pads[0] < kernel[0] &&
         pads[1] < kernel[1] && pads[2] < kernel[0] && pads[3] < kernel[1] && own_avx2_kernels_enabled()) {
-      plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          oh,      ow,
+      plan->own_maxpool = MaxPoolProblem{x.shape[0], x.shape[1], h,          w,          *oh,     *ow,
                                          kernel[0],  kernel[1],  strides[0], strides[1], pads[0], pads[1]};
       plan->dst_md = memory::desc(to_dims(plan->out_shape), dt::f32, tag::nChw8c);
       implementations_.insert("own_maxpool_avx2");

@@ -191,6 +191,9 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
   }
 
   int index = 0;
+  // Graph inputs by value id, for the float-only check of the oneDNN kernels' inputs below.
+  std::unordered_map<int, const IoInfo*> graph_input_of;
+  for (const auto& in : g.inputs) graph_input_of[in.value] = &in;
   for (const auto& np : graph.node()) {
     Node node;
     node.op = np.op_type();
@@ -228,11 +231,14 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source) {
     // The oneDNN kernels (convolution, pooling, matrix products) take float32 only; a graph
     // input of another type declared for one of them is refused here rather than at run time.
     if (find_op(node.op)->kernel != KernelKind::kCpu)
-      for (int v : node.inputs)
-        for (const auto& in : g.inputs)
-          if (in.value == v && v >= 0 && in.elem_type != 0 && in.elem_type != onnx::TensorProto_DataType_FLOAT)
-            fail(source,
-                 node.label() + " takes float32 only; graph input '" + in.name + "' is " + type_name(in.elem_type));
+      for (int v : node.inputs) {
+        const auto it = v >= 0 ? graph_input_of.find(v) : graph_input_of.end();
+        if (it == graph_input_of.end()) continue;
+        const IoInfo& in = *it->second;
+        if (in.elem_type != 0 && in.elem_type != onnx::TensorProto_DataType_FLOAT)
+          fail(source,
+               node.label() + " takes float32 only; graph input '" + in.name + "' is " + type_name(in.elem_type));
+      }
     g.nodes.push_back(std::move(node));
   }
   for (const auto& out : graph.output()) {

@@ -7,17 +7,15 @@
 #include <string>
 
 #include "common/error.h"
+#include "model/op_inputs.h"
+#include "model/window_geometry.h"
 
 namespace coughkit::model {
 namespace {
 
-[[noreturn]] void fail(const std::string& why) { throw InputError(why); }
-
-const Tensor& in(const CpuInputs& inputs, std::size_t i) {
-  if (i >= inputs.size() || !inputs[i]) fail("missing input " + std::to_string(i));
-  return *inputs[i];
-}
-const Tensor* optional_in(const CpuInputs& inputs, std::size_t i) { return i < inputs.size() ? inputs[i] : nullptr; }
+using op_inputs::fail;
+using op_inputs::in;
+using op_inputs::optional_in;
 
 bool is_8bit(DType t) { return t == DType::UInt8 || t == DType::Int8; }
 
@@ -134,11 +132,11 @@ std::vector<Tensor> conv_integer_op(const Node& node, const CpuInputs& inputs, i
   const auto dilations = node.attr_ints("dilations", {1, 1});
   auto pads = node.attr_ints("pads", {0, 0, 0, 0});
   if (node.attr_string("auto_pad", "NOTSET") == "VALID") pads = {0, 0, 0, 0};
-  const std::int64_t span_h = dilations[0] * (kh - 1) + 1, span_w = dilations[1] * (kw - 1) + 1;
-  const std::int64_t padded_h = height + pads[0] + pads[2], padded_w = width + pads[1] + pads[3];
-  if (padded_h < span_h || padded_w < span_w)
+  const auto out_h_fit = window_output_length(height, pads[0], pads[2], kh, strides[0], dilations[0]);
+  const auto out_w_fit = window_output_length(width, pads[1], pads[3], kw, strides[1], dilations[1]);
+  if (!out_h_fit || !out_w_fit)
     fail("the kernel " + shape_str(w.shape) + " is larger than the padded input " + shape_str(x.shape));
-  const std::int64_t out_h = (padded_h - span_h) / strides[0] + 1, out_w = (padded_w - span_w) / strides[1] + 1;
+  const std::int64_t out_h = *out_h_fit, out_w = *out_w_fit;
   const std::int64_t reduction = group_channels * kh * kw, positions = out_h * out_w;
   if (reduction > kMaxReduction) fail("a reduction of " + std::to_string(reduction) + " terms is not supported");
 

@@ -10,6 +10,7 @@
 #include "checkpoint/checkpoint_reader.h"
 #include "checkpoint_fixtures.h"
 #include "export/checkpoint_model.h"
+#include "support/onnxruntime.h"
 #include "support/run_cli.h"
 #include "support/test_data.h"
 
@@ -23,35 +24,14 @@ constexpr double kTolerance = 1e-4;  // the issue's bar for exported files
 
 fs::path fixture(const std::string& name) { return testing::checkpoint_dir() / name; }
 
-// The last line of the output that parses as a JSON object.
-json last_json(const std::string& output) {
-  json found;
-  std::size_t start = 0;
-  while (start < output.size()) {
-    auto end = output.find('\n', start);
-    if (end == std::string::npos) end = output.size();
-    const auto line = output.substr(start, end - start);
-    if (line.starts_with("{")) found = json::parse(line, nullptr, false);
-    start = end + 1;
-  }
-  return found;
-}
+using testing::last_json_line;
 
 // The four outputs of `model` in ONNX Runtime on a case.
 model::ModelOutputs run_ort(const fs::path& model_path, const testing::ModelInput& in) {
   const auto raw = model_path.parent_path() / (in.name + ".f32");  // scratch_dir() would empty the folder
-  std::ofstream(raw, std::ios::binary)
-      .write(reinterpret_cast<const char*>(in.x.data()), static_cast<std::streamsize>(in.x.size() * sizeof(float)));
-  const auto r = testing::run_command(fmt::format("{} {} {} {} {} {} {} {}", COUGHKIT_NODE, COUGHKIT_ORT_RUN_JS,
-                                                  COUGHKIT_ORT_MODULE, testing::quoted(model_path),
-                                                  testing::quoted(raw), in.batch, in.segments, in.mask_digits()));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  const json j = last_json(r.output);
+  const json j = testing::run_onnxruntime(model_path, raw, in.x, in.batch, in.segments, in.mask_digits());
   model::ModelOutputs out;
-  if (!j.is_object()) {
-    ADD_FAILURE() << "ort_run.js printed no JSON: " << r.output;
-    return out;
-  }
+  if (!j.is_object()) return out;
   out.bag_probability = j.at("bag_probability").at("data").get<std::vector<float>>();
   out.segment_probabilities = j.at("segment_probabilities").at("data").get<std::vector<float>>();
   out.segment_logits = j.at("segment_logits").at("data").get<std::vector<float>>();
@@ -90,7 +70,7 @@ TEST(Export, OpsetsRunInOnnxRuntimeAndPassTheCheckers) {
     const auto r = testing::run_cli(fmt::format("export --checkpoint {} --out {} --opset {} --threads 2 --json",
                                                 testing::quoted(source), testing::quoted(out), opset));
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    const json report = last_json(r.output);
+    const json report = last_json_line(r.output);
     ASSERT_TRUE(report.is_object()) << r.output;
     EXPECT_LE(report.at("max_abs_diff").get<double>(), kTolerance);
     python_onnx_check(out);
@@ -117,7 +97,7 @@ TEST(Export, Fp16FileIsHalfTheSizeAndCloseToTheCheckpoint) {
   const auto r = testing::run_cli(fmt::format("export --checkpoint {} --out {} --fp16 --threads 2 --json",
                                               testing::quoted(fixture("no_optimizer.pth")), testing::quoted(out)));
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const json report = last_json(r.output);
+  const json report = last_json_line(r.output);
   ASSERT_TRUE(report.is_object()) << r.output;
   EXPECT_LE(report.at("max_abs_diff").get<double>(), kTolerance);  // vs the same weights rounded to fp16
   EXPECT_LT(fs::file_size(out), fs::file_size(fixture("no_optimizer.pth")) * 6 / 10);
@@ -249,7 +229,7 @@ TEST(Detect, CheckpointAndExportedModelGiveTheSameDetections) {
                                   testing::quoted(*golden / "models" / "attnmil_ref_opset14.onnx") + " " + clip);
   ASSERT_EQ(a.exit_code, 0) << a.output;
   ASSERT_EQ(b.exit_code, 0) << b.output;
-  const json ja = last_json(a.output), jb = last_json(b.output);
+  const json ja = last_json_line(a.output), jb = last_json_line(b.output);
   EXPECT_NEAR(ja.at("bag_probability").get<double>(), jb.at("bag_probability").get<double>(), 1e-5);
   EXPECT_EQ(ja.at("cough_detected"), jb.at("cough_detected"));
 }

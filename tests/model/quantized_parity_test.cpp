@@ -12,6 +12,7 @@
 
 #include "fixtures.h"
 #include "support/model_outputs.h"
+#include "support/onnxruntime.h"
 #include "support/run_cli.h"
 
 namespace coughkit::testing {
@@ -40,24 +41,12 @@ const json& fixture_case(const json& manifest, const std::string& name) {
 
 // ONNX Runtime's four outputs, shaped as the fixture manifests hold expected values.
 json run_onnxruntime(const fs::path& model, const EngineInput& in, const std::string& case_name) {
-  const fs::path raw = quantized_dir() / (case_name + ".input.f32");
-  std::ofstream(raw, std::ios::binary)
-      .write(reinterpret_cast<const char*>(in.spectrograms.data()),
-             static_cast<std::streamsize>(in.spectrograms.size() * sizeof(float)));
   std::string mask;
   for (auto m : in.mask) mask += m ? '1' : '0';
-  const auto r = run_command(fmt::format("{} {} {} {} {} {} {} {}", COUGHKIT_NODE, COUGHKIT_ORT_RUN_JS,
-                                         COUGHKIT_ORT_MODULE, quoted(model), quoted(raw), in.batch, in.segments, mask));
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  json out;  // the last line that is a JSON object
-  std::istringstream lines(r.output);
-  for (std::string line; std::getline(lines, line);)
-    if (line.starts_with("{")) out = json::parse(line, nullptr, false);
+  const json out = testing::run_onnxruntime(model, quantized_dir() / (case_name + ".input.f32"), in.spectrograms,
+                                            in.batch, in.segments, mask);
   json expected;
-  if (!out.is_object()) {
-    ADD_FAILURE() << "ort_run.js printed no JSON: " << r.output;
-    return expected;
-  }
+  if (!out.is_object()) return expected;
   for (const char* name : {"bag_probability", "bag_logit", "segment_probabilities", "segment_logits"})
     expected[name] = out.at(name).at("data");
   return expected;

@@ -43,6 +43,18 @@ inline std::vector<nlohmann::json> json_lines(const std::string& output) {
   return lines;
 }
 
+// The last line of a command's output that parses as a JSON object (null when none does).
+inline nlohmann::json last_json_line(const std::string& output) {
+  nlohmann::json found;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("{")) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object()) found = std::move(j);
+    }
+  return found;
+}
+
 inline std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace coughkit::testing
