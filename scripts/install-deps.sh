@@ -27,6 +27,8 @@ everything=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev libonnx-testdata ffmpeg
   # style check (scripts/format.sh --check, a CTest test)
   clang-format
+  # fuzz targets (scripts/fuzz.sh): clang's libFuzzer, ASan and UBSan runtimes
+  clang libclang-rt-14-dev
   # HTTP service: browser test of the web page, load benchmark and its Flask/PyTorch peer
   chromium wrk python3-flask
   # reference implementation (parity tests, reference generator)

@@ -19,5 +19,5 @@ struct DecoderBackend {
 
 }  // namespace coughkit::audio
 
-// Exported by the module.
-extern "C" const coughkit::audio::DecoderBackend* coughkit_ffmpeg_decoder_backend();
+// Exported by the module: the address of its DecoderBackend (a ModuleEntry, module_loader.h).
+extern "C" const void* coughkit_ffmpeg_decoder_backend();

@@ -528,8 +528,7 @@ DecodedAudio ffmpeg_decode_memory(std::span<const std::uint8_t> bytes, const std
 
 }  // namespace coughkit::audio
 
-extern "C" __attribute__((visibility("default"))) const coughkit::audio::DecoderBackend*
-coughkit_ffmpeg_decoder_backend() {
+extern "C" __attribute__((visibility("default"))) const void* coughkit_ffmpeg_decoder_backend() {
   static const coughkit::audio::DecoderBackend backend{
       coughkit::audio::kDecoderBackendAbi, &coughkit::audio::ffmpeg_decode_file, &coughkit::audio::ffmpeg_decode_memory,
       &coughkit::audio::ffmpeg_open_stream_file, &coughkit::audio::ffmpeg_open_stream_memory};

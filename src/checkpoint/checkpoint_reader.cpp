@@ -16,6 +16,7 @@
 #include "checkpoint/unpickler.h"
 #include "checkpoint/zip_archive.h"
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace coughkit::checkpoint {
 namespace {
@@ -133,7 +134,7 @@ nlohmann::json to_json(const PickleValue& v, int depth = 0) {
   if (o.kind == Object::Kind::Dict) {
     auto d = nlohmann::json::object();
     for (const auto& [k, val] : o.entries) {
-      std::string key = as_string(k) ? *as_string(k) : to_json(k, depth + 1).dump();
+      std::string key = as_string(k) ? *as_string(k) : json_text(to_json(k, depth + 1));
       d[key] = to_json(val, depth + 1);
     }
     return d;
@@ -235,7 +236,7 @@ Checkpoint read_checkpoint(const std::string& path) {
     c.val_auc = number(*root, "val_auc");
     c.val_ap = number(*root, "val_ap");
     if (const PickleValue* cfg = root->find("config"); cfg && as_object(*cfg, Object::Kind::Dict))
-      c.config_json = to_json(*cfg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      c.config_json = json_text(to_json(*cfg));
   }
 
   // DataParallel checkpoints prefix every key with "module."; strip it when all have it.

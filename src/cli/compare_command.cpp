@@ -17,6 +17,7 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "common/error.h"
+#include "common/json_text.h"
 #include "detection/detector.h"
 
 namespace coughkit::cli {
@@ -162,7 +163,7 @@ int run_compare(CompareArgs& args) {
                                                              {"segment_probabilities", jd(df.segment_probabilities)},
                                                              {"segment_logits", jd(df.segment_logits)},
                                                              {"bag_logit", jd(df.bag_logit)}};
-        std::printf("%s\n", j.dump().c_str());
+        std::printf("%s\n", json_text(j).c_str());
       } else {
         if (!header) {
           std::printf("%s (%.2f s, %zu segments)\n", file.c_str(), d.duration_s, d.num_segments);

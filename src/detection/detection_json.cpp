@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/float_text.h"
+#include "common/json_text.h"
 
 namespace coughkit::detection {
 
@@ -24,7 +25,7 @@ std::string to_json_line(const Detection& d) {
   j["mean_segment_probability"] = shortest(d.mean_segment_probability);
   j["cough_detected"] = d.cough_detected;
   j["threshold"] = shortest(d.threshold);
-  return j.dump();
+  return json_text(j);
 }
 
 }  // namespace coughkit::detection

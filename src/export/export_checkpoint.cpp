@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "export/attnmil_onnx.h"
 #include "io/atomic_file.h"
 
@@ -91,7 +92,7 @@ std::string ExportReport::ToJson() const {
                       {"max_abs_diff_vs_fp32", max_diff_vs_fp32}};
   if (source.epoch) j["epoch"] = *source.epoch;
   if (source.val_auc) j["val_auc"] = *source.val_auc;
-  return j.dump();
+  return json_text(j);
 }
 
 ExportReport export_checkpoint(const ExportRequest& request) {

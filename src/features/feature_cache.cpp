@@ -18,6 +18,7 @@
 #include "audio/decoder.h"
 #include "common/error.h"
 #include "common/half.h"
+#include "common/json_text.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 
@@ -354,7 +355,7 @@ PrecomputeReport precompute_items(const std::vector<PrecomputeItem>& items, cons
   };
   for (const auto& f : report.failures)
     j["failures"].push_back({{"file_path", f.file_path}, {"audio_path", f.audio_path}, {"error", f.error}});
-  io::write_file_atomically(fs::path(cache.dir()) / kReportFile, j.dump(2) + "\n");
+  io::write_file_atomically(fs::path(cache.dir()) / kReportFile, json_text(j, 2) + "\n");
   return report;
 }
 

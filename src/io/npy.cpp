@@ -29,10 +29,24 @@ std::string shape_tuple(const std::vector<std::size_t>& shape) {
   return s + ")";
 }
 
+// Elements of a shape; a header whose shape overflows 64 bits (of bytes, at 8 per element)
+// is malformed, not a wrap-around to a small count.
 std::size_t shape_count(const std::vector<std::size_t>& shape) {
   std::size_t count = 1;
-  for (auto d : shape) count *= d;
+  for (auto d : shape) {
+    if (d != 0 && count > std::numeric_limits<std::size_t>::max() / 8 / d)
+      throw InputError("npy shape " + shape_tuple(shape) + " is too large");
+    count *= d;
+  }
   return count;
+}
+
+// The size of the file's data, for checking a header's shape before allocating for it.
+std::size_t data_bytes_in_file(const std::filesystem::path& path, const NpyHeader& h) {
+  std::error_code ec;
+  const auto file_size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError(fmt::format("{}: cannot stat: {}", path.string(), ec.message()));
+  return file_size > h.data_offset ? file_size - h.data_offset : 0;
 }
 
 // Magic, version 1.0, header length, header: the dict (plus an optional comment), padded
@@ -194,6 +208,9 @@ NpyArray read_npy(const std::filesystem::path& path) {
   NpyArray array;
   array.shape = h.shape;
   const std::size_t count = h.count();
+  if (data_bytes_in_file(path, h) < count * (is_f4 ? 4 : 2))
+    throw InputError(fmt::format("{}: truncated data: shape {} needs {} bytes of data, the file has {}", path.string(),
+                                 shape_tuple(h.shape), count * (is_f4 ? 4 : 2), data_bytes_in_file(path, h)));
   array.data.resize(count);
   if (is_f4) {
     in.read(reinterpret_cast<char*>(array.data.data()), static_cast<std::streamsize>(count * 4));
@@ -214,9 +231,7 @@ NpyHalfArray read_npy_half(const std::filesystem::path& path) {
     throw InputError(fmt::format("{}: expected a float16 ('<f2') array, found dtype '{}'", path.string(), h.descr));
   if (h.fortran_order) throw InputError(fmt::format("{}: Fortran-order arrays are not supported", path.string()));
   const std::size_t count = h.count();
-  std::error_code ec;
-  const auto file_size = std::filesystem::file_size(path, ec);
-  if (ec) throw InputError(fmt::format("{}: cannot stat: {}", path.string(), ec.message()));
+  const std::size_t file_size = h.data_offset + data_bytes_in_file(path, h);
   const std::size_t expected = h.data_offset + count * 2;
   if (file_size != expected)
     throw InputError(fmt::format("{}: {} data: {} bytes, shape {} needs {}", path.string(),

@@ -4,35 +4,31 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_text.h"
 #include "model/cpu_features.h"
 
 namespace coughkit::model {
 
-namespace {
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out + "\"";
-}
-}  // namespace
-
 std::string BenchResult::ToJson() const {
-  std::ostringstream os;
-  os << "{\"engine\":\"coughkit\",\"segments\":" << segments << ",\"threads\":" << threads << ",\"repeat\":" << repeat
-     << ",\"ms_per_bag_median\":" << ms_per_bag_median << ",\"ms_per_bag_min\":" << ms_per_bag_min
-     << ",\"ms_per_bag_mean\":" << ms_per_bag_mean << ",\"ms_per_segment_median\":" << ms_per_bag_median / segments
-     << ",\"gflops\":" << gflops_per_s << ",\"conv_algorithms\":" << json_string(conv_algorithms)
-     << ",\"isa\":" << json_string(isa) << ",\"own_avx2_kernels\":" << (own_avx2_kernels ? "true" : "false")
-     << ",\"kernels\":[";
-  for (std::size_t i = 0; i < kernels.size(); ++i) os << (i ? "," : "") << json_string(kernels[i]);
-  os << "]}";
-  return os.str();
+  nlohmann::ordered_json j;
+  j["engine"] = "coughkit";
+  j["segments"] = segments;
+  j["threads"] = threads;
+  j["repeat"] = repeat;
+  j["ms_per_bag_median"] = ms_per_bag_median;
+  j["ms_per_bag_min"] = ms_per_bag_min;
+  j["ms_per_bag_mean"] = ms_per_bag_mean;
+  j["ms_per_segment_median"] = ms_per_bag_median / segments;
+  j["gflops"] = gflops_per_s;
+  j["conv_algorithms"] = conv_algorithms;
+  j["isa"] = isa;
+  j["own_avx2_kernels"] = own_avx2_kernels;
+  j["kernels"] = kernels;
+  return json_text(j);
 }
 
 BenchResult bench_engine(const Engine& engine, int segments, int repeat, int warmup) {

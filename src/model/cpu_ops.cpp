@@ -4,20 +4,18 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <set>
 
 #include "common/error.h"
 #include "common/half.h"
+#include "model/op_inputs.h"
 
 namespace coughkit::model {
 namespace {
 
-[[noreturn]] void fail(const std::string& why) { throw InputError(why); }
-
-const Tensor& in(const std::vector<const Tensor*>& inputs, std::size_t i) {
-  if (i >= inputs.size() || !inputs[i]) fail("missing input " + std::to_string(i));
-  return *inputs[i];
-}
+using op_inputs::fail;
+using op_inputs::in;
 
 void require_dtype(const Tensor& t, DType want, const char* what) {
   if (t.dtype != want) fail(std::string(what) + " must be " + dtype_name(want) + ", got " + dtype_name(t.dtype));
@@ -352,6 +350,8 @@ Tensor reshape(const Tensor& x, const Tensor& shape_t, bool allowzero) {
     }
     if (d < 0) fail("Reshape to negative dimension " + std::to_string(d));
     out.push_back(d);
+    if (d != 0 && known > std::numeric_limits<std::int64_t>::max() / 8 / d)  // as shape_numel() bounds it
+      fail("Reshape to " + shape_str(Shape(want.begin(), want.end())) + ": too large");
     known *= d;
   }
   if (infer >= 0) {

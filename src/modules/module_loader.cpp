@@ -35,8 +35,7 @@ const void* load_module(const ModuleSpec& spec) {
       tried += fmt::format("\n  {}: {}", path, dlerror());
       continue;
     }
-    using Entry = const void* (*)();
-    auto entry = reinterpret_cast<Entry>(dlsym(handle, spec.entry_symbol));
+    auto entry = reinterpret_cast<ModuleEntry>(dlsym(handle, spec.entry_symbol));
     const void* table = entry ? entry() : nullptr;
     if (!table || *static_cast<const int*>(table) != spec.abi) {
       tried += fmt::format("\n  {}: not a matching coughkit module (entry {} missing or ABI differs)", path,

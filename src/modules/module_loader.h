@@ -17,11 +17,16 @@ namespace coughkit {
 struct ModuleSpec {
   const char* file_name;     // "libcoughkit_ffmpeg.so"
   const char* env_var;       // "COUGHKIT_FFMPEG_MODULE"
-  const char* entry_symbol;  // extern "C" function returning const T*
+  const char* entry_symbol;  // an extern "C" ModuleEntry returning the module's const T*
   int abi;                   // expected value of the table's first int
   const char* purpose;       // "the FFmpeg decoder module", for messages
   const char* remedy = "";   // appended to the error, e.g. which package to install
 };
+
+// The type of every module's entry symbol. Declared returning const void* (not const T*) on
+// both sides: calling a function through a pointer of another type is undefined behaviour
+// (UBSan's -fsanitize=function reports it), whatever the ABI does.
+using ModuleEntry = const void* (*)();
 
 // The table the entry symbol returns. Throws std::runtime_error listing every place tried
 // and why it failed (not an InputError: the installation, not an input, is at fault).

@@ -86,5 +86,5 @@ const TorchModule& torch_module();
 
 }  // namespace coughkit::training
 
-// Exported by the module.
-extern "C" const coughkit::training::TorchModule* coughkit_torch_module();
+// Exported by the module: the address of its TorchModule (a ModuleEntry, module_loader.h).
+extern "C" const void* coughkit_torch_module();

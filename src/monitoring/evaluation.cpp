@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_text.h"
 
 namespace coughkit::monitoring {
 namespace {
@@ -75,6 +76,7 @@ std::vector<LabelledEvent> read_labels_csv(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open the labels file");
   std::string line;
   if (!std::getline(in, line)) throw InputError(path + ": empty labels file (need a header: file,onset_s,offset_s)");
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
   const auto header = split_csv(line);
   auto col = [&](const char* name) -> int {
     const auto it = std::find(header.begin(), header.end(), name);
@@ -84,7 +86,8 @@ std::vector<LabelledEvent> read_labels_csv(const std::string& path) {
   if (f < 0 || on < 0 || off < 0) throw InputError(path + ": the header must name file, onset_s and offset_s");
   std::vector<LabelledEvent> out;
   for (int lineno = 2; std::getline(in, line); ++lineno) {
-    if (line.empty() || line == "\r") continue;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
     const auto cells = split_csv(line);
     auto cell = [&](int i) -> const std::string& {
       if (i >= static_cast<int>(cells.size())) throw InputError(fmt::format("{}:{}: too few columns", path, lineno));
@@ -99,28 +102,69 @@ std::vector<LabelledEvent> read_labels_csv(const std::string& path) {
     } catch (const std::logic_error&) {
       throw InputError(fmt::format("{}:{}: onset_s, offset_s and coughs must be numbers: {}", path, lineno, line));
     }
-    if (!(e.offset_s >= e.onset_s) || e.onset_s < 0 || e.coughs < 0)
+    if (!std::isfinite(e.onset_s) || !std::isfinite(e.offset_s) || !(e.offset_s >= e.onset_s) || e.onset_s < 0 ||
+        e.coughs < 0)
       throw InputError(fmt::format("{}:{}: need 0 <= onset_s <= offset_s and coughs >= 0: {}", path, lineno, line));
     out.push_back(std::move(e));
   }
   return out;
 }
 
+namespace {
+
+// A report field read for evaluation: its absence or another type is the report's fault
+// (InputError naming the field), never a JSON library exception.
+const nlohmann::json& report_field(const nlohmann::json& object, const char* key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key))
+    throw InputError(fmt::format("monitor report: {} has no \"{}\"", where, key));
+  return object[key];
+}
+
+double report_seconds(const nlohmann::json& value, const std::string& what) {
+  if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0)
+    throw InputError(fmt::format("monitor report: {} must be a number of seconds >= 0", what));
+  return value.get<double>();
+}
+
+const nlohmann::json& report_array(const nlohmann::json& value, const std::string& what) {
+  if (!value.is_array()) throw InputError(fmt::format("monitor report: {} must be an array", what));
+  return value;
+}
+
+}  // namespace
+
 FileForEvaluation file_from_report(const std::string& json_line, const std::string& unit) {
   const auto j = nlohmann::json::parse(json_line, nullptr, false);
   if (!j.is_object() || !j.contains("events") || !j.contains("file") || !j.contains("duration_s"))
     throw InputError("not a coughkit monitor report: " + json_line.substr(0, 80));
   FileForEvaluation f;
+  if (!j["file"].is_string()) throw InputError("monitor report: \"file\" must be a string");
   f.file = base_name(j["file"].get<std::string>());
-  f.duration_s = j["duration_s"].get<double>();
-  for (const auto& e : j["events"]) {
-    const auto& on = e["cough_onsets_s"];
-    const auto& off = e.contains("cough_offsets_s") ? e["cough_offsets_s"] : on;
+  f.duration_s = report_seconds(j["duration_s"], "duration_s");
+  const auto& events = report_array(j["events"], "events");
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    const std::string where = fmt::format("event {}", i);
+    const auto& on = report_array(report_field(e, "cough_onsets_s", where), where + " cough_onsets_s");
+    const auto& off =
+        e.contains("cough_offsets_s") ? report_array(e["cough_offsets_s"], where + " cough_offsets_s") : on;
+    if (off.size() != on.size())
+      throw InputError(
+          fmt::format("monitor report: {} has {} cough onsets and {} offsets", where, on.size(), off.size()));
     for (std::size_t k = 0; k < on.size(); ++k) {
-      f.detected_onsets.push_back(on[k].get<double>());
-      if (unit == "cough") f.detected.push_back({on[k].get<double>(), off[k].get<double>()});
+      const double onset = report_seconds(on[k], where + " cough onset");
+      const double offset = report_seconds(off[k], where + " cough offset");
+      if (offset < onset)
+        throw InputError(fmt::format("monitor report: {} has a cough ending before it starts", where));
+      f.detected_onsets.push_back(onset);
+      if (unit == "cough") f.detected.push_back({onset, offset});
     }
-    if (unit == "event") f.detected.push_back({e["start_s"].get<double>(), e["end_s"].get<double>()});
+    if (unit == "event") {
+      const double start = report_seconds(report_field(e, "start_s", where), where + " start_s");
+      const double end = report_seconds(report_field(e, "end_s", where), where + " end_s");
+      if (end < start) throw InputError(fmt::format("monitor report: {} ends before it starts", where));
+      f.detected.push_back({start, end});
+    }
   }
   return f;
 }
@@ -241,7 +285,7 @@ std::string evaluation_json(const Evaluation& e, const EvaluationOptions& o) {
   for (auto [x, y] : e.counts.blocks) pairs.push_back({x, y});
   c["labelled_detected"] = std::move(pairs);
   j["counts"] = std::move(c);
-  return j.dump();
+  return json_text(j);
 }
 
 std::string evaluation_table(const Evaluation& e, const EvaluationOptions& o) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/float_text.h"
+#include "common/json_text.h"
 
 namespace coughkit::monitoring {
 namespace {
@@ -117,7 +118,7 @@ std::string report_json(const MonitorReport& r, bool with_track) {
     track["probabilities"] = shortest(t.probabilities);
     j["track"] = std::move(track);
   }
-  return j.dump();
+  return json_text(j);
 }
 
 std::string settings_of_report_json(const std::string& line) {

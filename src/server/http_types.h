@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_text.h"
+
 namespace coughkit::server {
 
 struct UploadedPart {  // one multipart/form-data part
@@ -51,13 +53,13 @@ struct Response {
   static Response json(int status, const nlohmann::json& j) {
     Response r;
     r.status = status;
-    r.body = j.dump();
+    r.body = json_text(j);
     return r;
   }
   static Response ordered_json(int status, const nlohmann::ordered_json& j) {
     Response r;
     r.status = status;
-    r.body = j.dump();
+    r.body = json_text(j);
     return r;
   }
 };

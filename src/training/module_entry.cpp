@@ -26,7 +26,7 @@ void configure_logging() {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) const coughkit::training::TorchModule* coughkit_torch_module() {
+extern "C" __attribute__((visibility("default"))) const void* coughkit_torch_module() {
   static const coughkit::training::TorchModule table = [] {
     configure_logging();
     return coughkit::training::TorchModule{
