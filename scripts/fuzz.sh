@@ -6,7 +6,8 @@
 # Builds build-fuzz/ with clang (ASan + UBSan + libFuzzer) when needed, seeds
 # build-fuzz/corpus/TARGET from fuzz/make_seeds.py on first use (the corpus keeps what each
 # run adds), runs the target with its dictionary and writes crashing inputs to
-# build-fuzz/artifacts/TARGET/. Prints executions, coverage (edges and features), corpus size
+# build-fuzz/artifacts/TARGET/ (slow-unit-* files there are inputs that took > 10 s of wall time, often
+# only because the machine was busy: not findings). Prints executions, coverage (edges and features), corpus size
 # and findings, and appends them as a JSON line to build-fuzz/fuzz-report.jsonl.
 # Exit status: 0 no finding, 1 a finding (copy the artifact into fuzz/regressions/TARGET/ once
 # fixed, where the fuzz_replay_TARGET test keeps running it), 2 usage.
@@ -18,7 +19,7 @@ build_dir=${COUGHKIT_FUZZ_BUILD_DIR:-build-fuzz}
 targets=$(sed -n '/^set(COUGHKIT_FUZZ_TARGETS/,/)/p' fuzz/CMakeLists.txt | tr '()\n' '   ' | tr -s ' ' |
   sed 's/^ *set COUGHKIT_FUZZ_TARGETS //; s/ *$//')
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; echo "targets: $targets"; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; echo "targets: $targets"; exit 2; }
 [ "${1:-}" = "--list" ] && { echo "$targets"; exit 0; }
 [ $# -ge 2 ] || usage
 target=$1 seconds=$2
@@ -69,7 +70,7 @@ run_one() {
   edges=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$status")
   features=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$status")
   corp=$(ls "$corpus" | wc -l)
-  findings=$(ls "$artifacts" | grep -cE '^(crash|leak|timeout|oom|slow-unit)-' || true)
+  findings=$(ls "$artifacts" | grep -cE '^(crash|leak|timeout|oom)-' || true)
   printf '   executions %s  edges %s  features %s  corpus %s  findings %s  cpu %s s  (exit %s)\n' \
     "${execs:-?}" "${edges:-?}" "${features:-?}" "$corp" "$findings" "$cpu" "$rc"
   printf '{"target":"%s","seconds":%s,"cpu_s":%s,"executions":%s,"edges":%s,"features":%s,"corpus":%s,"findings":%s,"exit":%s,"date":"%s"}\n' \
