@@ -15,10 +15,38 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUGHKIT_REPLAY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUGHKIT_REPLAY_ASAN 1
+#endif
+#endif
+
+// Memory as libFuzzer bounds it (-rss_limit_mb=2560 in scripts/fuzz.sh), so an input that
+// once made a parser allocate gigabytes fails here too instead of passing on a big machine:
+// under ASan its allocator refuses larger blocks; otherwise the address space is capped.
+#ifdef COUGHKIT_REPLAY_ASAN
+extern "C" const char* __asan_default_options() { return "max_allocation_size_mb=2560"; }
+#endif
+
+namespace {
+void cap_memory() {
+#ifndef COUGHKIT_REPLAY_ASAN
+  const rlim_t cap = rlim_t{3} << 30;  // address space: the program's own few hundred MB and ~2.5 GB
+  rlimit limit{cap, cap};
+  setrlimit(RLIMIT_AS, &limit);
+#endif
+}
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 int main(int argc, char** argv) {
+  cap_memory();
   if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
   std::vector<std::filesystem::path> files;
   for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,7 @@
 #include "checkpoint/zip_archive.h"
 
+#include <filesystem>
+
 #include <zip.h>
 
 #include <fmt/format.h>
@@ -47,6 +49,21 @@ std::uint64_t ZipArchive::size(const std::string& name) const {
 
 std::string ZipArchive::read(const std::string& name) const {
   const std::uint64_t n = size(name);
+  // The entry's declared size is checked against what its compressed bytes can hold before
+  // anything is allocated for it: torch.save stores entries uncompressed (size equals the
+  // stored size), and deflate expands at most 1032:1. A damaged or hostile header claiming
+  // gigabytes is refused here, not after an allocation of gigabytes.
+  zip_stat_t st;
+  zip_stat_init(&st);
+  if (zip_stat(impl_->zip, name.c_str(), 0, &st) == 0 && (st.valid & ZIP_STAT_COMP_SIZE)) {
+    std::error_code ec;
+    const auto archive_size = std::filesystem::file_size(path_, ec);
+    const bool stored = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE;
+    const std::uint64_t most = stored ? st.comp_size : st.comp_size * 1032 + 1024;
+    if ((!ec && st.comp_size > archive_size) || n > most)
+      throw InputError(fmt::format("{}: entry '{}' claims {} bytes from {} stored bytes; corrupt checkpoint", path_,
+                                   name, n, st.comp_size));
+  }
   zip_file_t* f = zip_fopen(impl_->zip, name.c_str(), 0);
   if (!f) throw InputError(fmt::format("{}: cannot open entry '{}': {}", path_, name, zip_strerror(impl_->zip)));
   std::string data(n, '\0');
